@@ -34,7 +34,9 @@ def write_rows(path: Path, rows: Iterable[dict[str, Any] | BaseModel]) -> int:
     n = 0
     with tmp.open("w", encoding="utf-8") as f:
         for row in rows:
-            line = row.model_dump_json() if isinstance(row, BaseModel) else json.dumps(row, ensure_ascii=False)
+            line = (
+                row.model_dump_json() if isinstance(row, BaseModel) else json.dumps(row, ensure_ascii=False)
+            )
             f.write(line + "\n")
             n += 1
     tmp.replace(path)

@@ -1,0 +1,168 @@
+"""The generate stage: one chunk → one structured request → checked QA and MCQ samples."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+
+from pydantic import BaseModel, Field, ValidationError
+
+from domainlm.asyncbridge import map_concurrently
+from domainlm.funnel import Funnel
+from domainlm.generation.faithfulness import FaithfulnessCheck, Verdict
+from domainlm.generation.schema import GeneratedItems, MCQItem, QAItem, items_schema
+from domainlm.prompts import PromptTemplate, load_prompt
+from domainlm.records import Chunk, Provenance, Sample, SampleKind
+from domainlm.teacher import TeacherClient, TeacherError
+
+
+class GenerateSettings(BaseModel):
+    qa_per_chunk: int = Field(3, ge=0, le=20)
+    mcq_per_chunk: int = Field(2, ge=0, le=20)
+    prompt: str = Field("generate", description="prompt template name (prompts/NAME-vN.txt)")
+    prompt_version: str | None = Field(None, description="pin a template version; default the newest")
+
+
+class ChunkResult(BaseModel):
+    """What one chunk produced: samples that passed, and why the rest did not."""
+
+    chunk_id: str
+    samples: list[Sample] = Field(default_factory=list)
+    rejections: list[tuple[str, str, str]] = Field(default_factory=list)  # reason, record id, detail
+    transient: bool = Field(False, description="failed for a reason a re-run may not hit again")
+
+
+class SampleGenerator:
+    name = "generate"
+
+    def __init__(
+        self,
+        teacher: TeacherClient,
+        settings: GenerateSettings | None = None,
+        check: FaithfulnessCheck | None = None,
+    ) -> None:
+        self.teacher = teacher
+        self.settings = settings or GenerateSettings()
+        self.check = check or FaithfulnessCheck()
+        self.template: PromptTemplate = load_prompt(self.settings.prompt, self.settings.prompt_version)
+        self.schema = items_schema(self.settings.qa_per_chunk, self.settings.mcq_per_chunk)
+
+    def run(self, records: Iterable[Chunk], funnel: Funnel) -> Iterator[Sample]:
+        for result in self.results(records):
+            yield from self.account(result, funnel)
+
+    def results(self, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
+        """Per-chunk results as they complete, with `concurrency` requests in flight."""
+        yield from map_concurrently(self.generate_one, chunks, self.teacher.settings.concurrency)
+
+    def account(self, result: ChunkResult, funnel: Funnel) -> Iterator[Sample]:
+        funnel.saw(self.name)
+        for reason, record_id, detail in result.rejections:
+            funnel.reject(self.name, reason, record_id, detail)
+        for sample in result.samples:
+            funnel.passed_on(self.name)
+            yield sample
+
+    async def generate_one(self, chunk: Chunk) -> ChunkResult:
+        s = self.settings
+        messages = self.template.messages(
+            section=chunk.section or "(제목 없음)",
+            chunk=chunk.text,
+            n_qa=s.qa_per_chunk,
+            n_mcq=s.mcq_per_chunk,
+        )
+        result = ChunkResult(chunk_id=chunk.id)
+        try:
+            completion = await self.teacher.complete_json(messages, self.schema, "policy_items")
+        except TeacherError as e:
+            result.rejections.append((e.reason, chunk.id, e.detail))
+            result.transient = True
+            return result
+        if completion.finish_reason == "length":
+            result.rejections.append(("truncated-output", chunk.id, completion.content[-300:]))
+            return result
+        try:
+            items = GeneratedItems.model_validate(json.loads(completion.content))
+        except (json.JSONDecodeError, ValidationError) as e:
+            result.rejections.append(
+                ("malformed-output", chunk.id, f"{e}; output={completion.content[:300]}")
+            )
+            return result
+        for i, raw in enumerate(items.qa):
+            self._add_qa(result, chunk, i, raw)
+        for i, raw in enumerate(items.mcq):
+            self._add_mcq(result, chunk, i, raw)
+        return result
+
+    def _provenance(self, chunk: Chunk) -> Provenance:
+        return Provenance(
+            doc_id=chunk.doc_id,
+            source=chunk.source,
+            pages=chunk.pages,
+            section=chunk.section,
+            chunk_id=chunk.id,
+            teacher_model=self.teacher.settings.model,
+            prompt_version=self.template.id,
+        )
+
+    def _add_qa(self, result: ChunkResult, chunk: Chunk, i: int, raw: dict[str, object]) -> None:
+        item_id = f"{chunk.id}:qa{i}"
+        try:
+            qa = QAItem.model_validate(raw)
+        except ValidationError as e:
+            result.rejections.append(("invalid-item", item_id, str(e)[:300]))
+            return
+        verdict = self.check.check_answer(qa.question, qa.answer, qa.evidence, chunk.text)
+        self._keep(result, chunk, item_id, verdict, SampleKind.QA, qa.question, qa.answer, None, None)
+
+    def _add_mcq(self, result: ChunkResult, chunk: Chunk, i: int, raw: dict[str, object]) -> None:
+        item_id = f"{chunk.id}:mcq{i}"
+        try:
+            mcq = MCQItem.model_validate(raw)
+        except ValidationError as e:
+            result.rejections.append(("invalid-item", item_id, str(e)[:300]))
+            return
+        verdict = self.check.check_mcq(mcq.question, mcq.choices, mcq.answer_index, mcq.evidence, chunk.text)
+        answer = mcq.choices[mcq.answer_index] if 0 <= mcq.answer_index < len(mcq.choices) else ""
+        self._keep(
+            result,
+            chunk,
+            item_id,
+            verdict,
+            SampleKind.MCQ,
+            mcq.question,
+            answer,
+            mcq.choices,
+            mcq.answer_index,
+        )
+
+    def _keep(
+        self,
+        result: ChunkResult,
+        chunk: Chunk,
+        item_id: str,
+        verdict: Verdict,
+        kind: SampleKind,
+        instruction: str,
+        output: str,
+        choices: list[str] | None,
+        answer_index: int | None,
+    ) -> None:
+        if not verdict.ok:
+            detail = json.dumps(
+                {"q": instruction[:200], "a": output[:200], **verdict.scores}, ensure_ascii=False
+            )
+            result.rejections.append((verdict.reason, item_id, detail))
+            return
+        result.samples.append(
+            Sample(
+                id=Sample.make_id(chunk.id, kind, instruction, output),
+                kind=kind,
+                instruction=instruction.strip(),
+                output=output.strip(),
+                choices=choices,
+                answer_index=answer_index,
+                provenance=self._provenance(chunk),
+                scores=verdict.scores,
+            )
+        )

@@ -1,0 +1,103 @@
+"""A thin async client for the teacher with structured outputs, retries and a reachability check."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import openai
+
+from domainlm.teacher.settings import TeacherSettings
+
+
+class TeacherError(RuntimeError):
+    """A request failed after its retries; `reason` is a short code for the error report."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason, self.detail = reason, detail
+
+
+class TeacherUnavailable(TeacherError):
+    pass
+
+
+@dataclass
+class Completion:
+    content: str
+    finish_reason: str
+    completion_tokens: int
+
+
+class TeacherClient:
+    """Chat completions constrained by a JSON schema.
+
+    The OpenAI SDK already retries connection errors, 408/409/429 and 5xx with exponential backoff
+    and jitter, so retries are its `max_retries`, not a loop of ours.
+    """
+
+    def __init__(self, settings: TeacherSettings) -> None:
+        if not settings.base_url or not settings.model:
+            raise ValueError("the teacher needs a base URL and a model name (--teacher-url, --teacher-model)")
+        self.settings = settings
+        self._client: openai.AsyncOpenAI | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _client_for_this_loop(self) -> openai.AsyncOpenAI:
+        # An async HTTP pool belongs to the event loop that opened it; each stage run has its own loop.
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            s = self.settings
+            self._loop = loop
+            self._client = openai.AsyncOpenAI(
+                base_url=s.base_url,
+                api_key=s.api_key,
+                max_retries=s.max_retries,
+                timeout=s.timeout_s,
+                http_client=httpx.AsyncClient(
+                    limits=httpx.Limits(max_connections=s.concurrency * 2), timeout=s.timeout_s
+                ),
+            )
+        return self._client
+
+    def check_reachable(self) -> None:
+        """Fails fast with a clear message instead of retrying every chunk against a dead server."""
+        url = self.settings.base_url.rstrip("/") + "/models"
+        try:
+            r = httpx.get(url, headers={"Authorization": f"Bearer {self.settings.api_key}"}, timeout=10)
+            r.raise_for_status()
+        except httpx.HTTPError as e:
+            raise TeacherUnavailable("teacher-unreachable", f"{url}: {e}") from e
+        served = [m.get("id") for m in r.json().get("data", [])]
+        if served and self.settings.model not in served:
+            raise TeacherUnavailable(
+                "teacher-model-missing", f"{self.settings.model!r} is not served at {url} (serves {served})"
+            )
+
+    async def complete_json(
+        self, messages: list[dict[str, str]], schema: dict[str, Any], schema_name: str
+    ) -> Completion:
+        s = self.settings
+        try:
+            resp = await self._client_for_this_loop().chat.completions.create(
+                model=s.model,
+                messages=messages,  # type: ignore[arg-type]
+                temperature=s.temperature,
+                max_tokens=s.max_tokens,
+                seed=s.seed,
+                response_format={
+                    "type": "json_schema",
+                    "json_schema": {"name": schema_name, "schema": schema, "strict": True},
+                },
+            )
+        except openai.APIConnectionError as e:
+            raise TeacherError("teacher-unreachable", str(e)) from e
+        except openai.APIStatusError as e:
+            raise TeacherError(f"teacher-http-{e.status_code}", str(e)[:500]) from e
+        except openai.APIError as e:
+            raise TeacherError("teacher-error", str(e)[:500]) from e
+        choice = resp.choices[0]
+        usage = resp.usage.completion_tokens if resp.usage else 0
+        return Completion(choice.message.content or "", choice.finish_reason or "", usage)

@@ -1,0 +1,131 @@
+"""Starts and stops the real vLLM OpenAI-compatible server (CPU build) as a child process.
+
+vLLM lives in its own virtualenv (.venv-vllm, made by scripts/setup-vllm.sh) because its pinned torch
+and transformers must not constrain the rest of the project.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+
+from domainlm.paths import project_root
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def vllm_python() -> Path:
+    venv = Path(os.environ.get("DOMAINLM_VLLM_VENV", project_root() / ".venv-vllm"))
+    python = venv / "bin" / "python"
+    if not python.exists():
+        raise RuntimeError(
+            f"no vLLM environment at {venv}: run scripts/setup-vllm.sh (the README's commands do it)"
+        )
+    return python
+
+
+class VllmServer:
+    """Context manager around ``python -m vllm.entrypoints.openai.api_server``.
+
+    >>> with VllmServer(Path("models/tiny"), name="tiny") as server:  # doctest: +SKIP
+    ...     server.base_url
+    'http://127.0.0.1:41234/v1'
+    """
+
+    def __init__(
+        self,
+        model: Path,
+        name: str,
+        port: int | None = None,
+        max_model_len: int = 2048,
+        kv_cache_gib: int = 1,
+        log_path: Path | None = None,
+        startup_timeout: float = 300.0,
+    ) -> None:
+        self.model, self.name = model, name
+        self.port = port or free_port()
+        self.max_model_len, self.kv_cache_gib = max_model_len, kv_cache_gib
+        self.log_path = log_path or Path(f"/tmp/domainlm-vllm-{self.port}.log")
+        self.startup_timeout = startup_timeout
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def command(self) -> list[str]:
+        # The `vllm` console script fails on package metadata in this build; the module entry works.
+        return [
+            str(vllm_python()), "-m", "vllm.entrypoints.openai.api_server",
+            "--model", str(self.model), "--served-model-name", self.name,
+            "--host", "127.0.0.1", "--port", str(self.port),
+            "--max-model-len", str(self.max_model_len), "--dtype", "float32",
+            # On CPU this flag is the share of RAM reserved; the KV cache size comes from the env below.
+            "--gpu-memory-utilization", "0.15",
+            # A model that has not learned JSON would otherwise fill its budget with legal whitespace.
+            "--structured-outputs-config", json.dumps({"backend": "xgrammar", "disable_any_whitespace": True}),
+        ]  # fmt: skip
+
+    def start(self) -> VllmServer:
+        env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": str(self.kv_cache_gib), "HF_HUB_OFFLINE": "1"}
+        log = self.log_path.open("wb")
+        self._proc = subprocess.Popen(
+            self.command(), stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self._proc is not None and self._proc.poll() is not None:
+                tail = self.log_path.read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"vLLM exited with {self._proc.returncode} while starting:\n{tail}")
+            try:
+                with urllib.request.urlopen(f"{self.base_url}/models", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(1)
+        self.stop()
+        raise TimeoutError(f"vLLM did not answer /v1/models within {self.startup_timeout:.0f}s")
+
+    def stop(self) -> None:
+        if self._proc is None:
+            return
+        # vLLM forks an engine core; signal the whole session so no worker outlives the server.
+        try:
+            os.killpg(self._proc.pid, 15)
+            self._proc.wait(timeout=30)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._proc.pid, 9)
+        self._proc = None
+
+    def __enter__(self) -> VllmServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+if __name__ == "__main__":  # pragma: no cover - manual use: python -m domainlm.vllm_server MODEL NAME
+    with VllmServer(Path(sys.argv[1]), sys.argv[2]) as s:
+        print(s.base_url, flush=True)
+        while True:
+            time.sleep(3600)
