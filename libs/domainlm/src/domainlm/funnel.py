@@ -6,7 +6,7 @@ import json
 import threading
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from domainlm.records import Rejection
 
@@ -14,18 +14,18 @@ from domainlm.records import Rejection
 class Funnel:
     """Counts what enters and leaves each stage, and writes every rejection to an error report.
 
-    Thread-safe, because generation runs many requests at once.
+    With a `report_dir`, rejections of stage S go to `report_dir/S.jsonl`, which is started afresh the
+    first time S rejects something in this process (a resumed stage replays its rejections). Thread-safe,
+    because generation runs many requests at once.
     """
 
-    def __init__(self, report_path: Path | None = None) -> None:
+    def __init__(self, report_dir: Path | None = None) -> None:
         self._lock = threading.Lock()
         self.seen: Counter[str] = Counter()
         self.passed: Counter[str] = Counter()
         self.reasons: dict[str, Counter[str]] = defaultdict(Counter)
-        self._report: IO[str] | None = None
-        if report_path is not None:
-            report_path.parent.mkdir(parents=True, exist_ok=True)
-            self._report = report_path.open("a", encoding="utf-8")
+        self.report_dir = report_dir
+        self._files: dict[str, IO[str]] = {}
 
     def saw(self, stage: str, n: int = 1) -> None:
         with self._lock:
@@ -39,24 +39,36 @@ class Funnel:
         rejection = Rejection(stage=stage, reason=reason, record_id=record_id, detail=detail[:2000])
         with self._lock:
             self.reasons[stage][reason] += 1
-            if self._report is not None:
-                self._report.write(rejection.model_dump_json() + "\n")
-                self._report.flush()
+            if self.report_dir is not None:
+                f = self._files.get(stage)
+                if f is None:
+                    self.report_dir.mkdir(parents=True, exist_ok=True)
+                    f = self._files[stage] = (self.report_dir / f"{stage}.jsonl").open("w", encoding="utf-8")
+                f.write(rejection.model_dump_json() + "\n")
+                f.flush()
         return rejection
 
     def rejected(self, stage: str) -> int:
         return sum(self.reasons[stage].values())
 
-    def summary(self) -> dict[str, dict[str, object]]:
+    def stage_summary(self, stage: str) -> dict[str, Any]:
+        return {"in": self.seen[stage], "out": self.passed[stage], "rejected": dict(self.reasons[stage])}
+
+    def restore(self, stage: str, summary: dict[str, Any]) -> None:
+        """Takes back the counts of a stage finished in an earlier run (its report file is kept)."""
+        with self._lock:
+            self.seen[stage] = summary["in"]
+            self.passed[stage] = summary["out"]
+            self.reasons[stage] = Counter(summary["rejected"])
+
+    def summary(self) -> dict[str, dict[str, Any]]:
         stages = list(dict.fromkeys([*self.seen, *self.passed, *self.reasons]))
-        return {
-            s: {"in": self.seen[s], "out": self.passed[s], "rejected": dict(self.reasons[s])} for s in stages
-        }
+        return {s: self.stage_summary(s) for s in stages}
 
     def close(self) -> None:
-        if self._report is not None:
-            self._report.close()
-            self._report = None
+        for f in self._files.values():
+            f.close()
+        self._files.clear()
 
     def dump(self, path: Path) -> None:
         path.write_text(json.dumps(self.summary(), ensure_ascii=False, indent=2), encoding="utf-8")

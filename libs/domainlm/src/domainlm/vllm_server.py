@@ -49,7 +49,7 @@ class VllmServer:
         model: Path,
         name: str,
         port: int | None = None,
-        max_model_len: int = 2048,
+        max_model_len: int = 4096,
         kv_cache_gib: int = 1,
         log_path: Path | None = None,
         startup_timeout: float = 300.0,

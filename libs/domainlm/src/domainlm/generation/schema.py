@@ -40,17 +40,17 @@ def items_schema(n_qa: int, n_mcq: int, choices: int = 4) -> dict[str, Any]:
     """Lengths are bounded so that even a weak teacher's output ends inside the token budget."""
     qa = {
         "type": "object",
-        "properties": {"question": _string(200), "answer": _string(400), "evidence": _string(300)},
+        "properties": {"question": _string(150), "answer": _string(300), "evidence": _string(200)},
         "required": ["question", "answer", "evidence"],
         "additionalProperties": False,
     }
     mcq = {
         "type": "object",
         "properties": {
-            "question": _string(200),
-            "choices": {"type": "array", "items": _string(120), "minItems": choices, "maxItems": choices},
+            "question": _string(150),
+            "choices": {"type": "array", "items": _string(80), "minItems": choices, "maxItems": choices},
             "answer_index": {"type": "integer", "minimum": 0, "maximum": choices - 1},
-            "evidence": _string(300),
+            "evidence": _string(200),
         },
         "required": ["question", "choices", "answer_index", "evidence"],
         "additionalProperties": False,

@@ -1,0 +1,134 @@
+"""Evolves verified instructions in depth rounds; every evolution is checked against its source chunk."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+
+from pydantic import BaseModel, Field, ValidationError
+
+from domainlm.asyncbridge import map_concurrently
+from domainlm.evolution.elimination import EliminationSettings, eliminate
+from domainlm.funnel import Funnel
+from domainlm.generation.faithfulness import FaithfulnessCheck
+from domainlm.generation.schema import QAItem
+from domainlm.prompts import PromptTemplate, load_prompt
+from domainlm.records import Chunk, ReviewState, Sample, SampleKind, content_id
+from domainlm.teacher import TeacherClient, TeacherError
+
+EVOLUTION_OPS = ("deepening", "broadening", "reasoning", "complexifying")
+
+EVOLVED_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "question": {"type": "string", "minLength": 1, "maxLength": 300},
+        "answer": {"type": "string", "minLength": 1, "maxLength": 600},
+        "evidence": {"type": "string", "minLength": 1, "maxLength": 300},
+    },
+    "required": ["question", "answer", "evidence"],
+    "additionalProperties": False,
+}
+
+
+class EvolveSettings(BaseModel):
+    ops: list[str] = Field(default_factory=lambda: list(EVOLUTION_OPS))
+    depth: int = Field(1, ge=0, le=5, description="rounds of evolution; round k evolves round k-1's survivors")
+    per_sample: int = Field(1, ge=1, le=4, description="evolutions per sample per round (distinct ops)")
+    elimination: EliminationSettings = Field(default_factory=EliminationSettings)
+
+
+class _Task(BaseModel):
+    parent: Sample
+    op: str
+
+
+class InstructionEvolver:
+    """Stage: verified samples in, evolved samples out (parents are not repeated).
+
+    `chunks` maps chunk ids to chunks: an evolution is only kept if its answer is supported by the
+    chunk its parent came from.
+    """
+
+    name = "evolve"
+
+    def __init__(
+        self,
+        teacher: TeacherClient,
+        chunks: Mapping[str, Chunk],
+        settings: EvolveSettings | None = None,
+        check: FaithfulnessCheck | None = None,
+    ) -> None:
+        self.teacher, self.chunks = teacher, chunks
+        self.settings = settings or EvolveSettings()
+        unknown = set(self.settings.ops) - set(EVOLUTION_OPS)
+        if unknown:
+            raise ValueError(f"unknown evolution ops {sorted(unknown)}; choose from {EVOLUTION_OPS}")
+        self.check = check or FaithfulnessCheck()
+        self.templates: dict[str, PromptTemplate] = {op: load_prompt(f"evolve-{op}") for op in self.settings.ops}
+
+    def ops_for(self, sample: Sample) -> list[str]:
+        """Distinct ops per sample, spread evenly and deterministically over the op list."""
+        ops = self.settings.ops
+        start = int(content_id("evolve", sample.id, length=8), 16) % len(ops)
+        return [ops[(start + i) % len(ops)] for i in range(min(self.settings.per_sample, len(ops)))]
+
+    def run(self, records: Iterable[Sample], funnel: Funnel) -> Iterator[Sample]:
+        generation = [s for s in records if s.kind != SampleKind.MCQ]  # MCQ stems evolve poorly; QA do
+        for _ in range(self.settings.depth):
+            tasks = [_Task(parent=s, op=op) for s in generation for op in self.ops_for(s)]
+            survivors: list[Sample] = []
+            limit = self.teacher.settings.concurrency
+            for task, outcome in map_concurrently(self._evolve, tasks, limit):
+                funnel.saw(self.name)
+                if isinstance(outcome, Sample):
+                    funnel.passed_on(self.name)
+                    survivors.append(outcome)
+                    yield outcome
+                else:
+                    reason, detail = outcome
+                    funnel.reject(self.name, reason, f"{task.parent.id}:{task.op}", detail)
+            generation = survivors
+
+    async def _evolve(self, task: _Task) -> tuple[_Task, Sample | tuple[str, str]]:
+        parent, op = task.parent, task.op
+        chunk = self.chunks.get(parent.provenance.chunk_id)
+        if chunk is None:
+            return task, ("source-chunk-missing", parent.provenance.chunk_id)
+        template = self.templates[op]
+        messages = template.messages(
+            section=chunk.section or "(제목 없음)", chunk=chunk.text, instruction=parent.instruction, output=parent.output
+        )
+        try:
+            completion = await self.teacher.complete_json(messages, EVOLVED_SCHEMA, f"evolve_{op}")
+            item = QAItem.model_validate(json.loads(completion.content))
+        except TeacherError as e:
+            return task, (e.reason, e.detail)
+        except (json.JSONDecodeError, ValidationError) as e:
+            return task, ("malformed-output", str(e)[:300])
+        reason = eliminate(
+            item.question, item.answer, parent.instruction, template.fixed_lines(), self.settings.elimination
+        )
+        if reason:
+            return task, (reason, json.dumps({"q": item.question[:200], "a": item.answer[:200]}, ensure_ascii=False))
+        verdict = self.check.check_answer(item.question, item.answer, item.evidence, chunk.text)
+        if not verdict.ok:
+            return task, (verdict.reason, json.dumps(verdict.scores))
+        provenance = parent.provenance.model_copy(
+            update={
+                "parent_id": parent.id,
+                "evolution_op": op,
+                "depth": parent.provenance.depth + 1,
+                "prompt_version": template.id,
+                "teacher_model": self.teacher.settings.model,
+            }
+        )
+        return task, Sample(
+            id=Sample.make_id(chunk.id, f"evolved:{op}:{parent.id}", item.question, item.answer),
+            kind=SampleKind.EVOLVED,
+            instruction=item.question.strip(),
+            output=item.answer.strip(),
+            provenance=provenance,
+            review=ReviewState.APPROVED,
+            reviewer="auto:evolve-checks",
+            scores=verdict.scores,
+        )
