@@ -12,6 +12,7 @@ from domainlm.evolution.elimination import EliminationSettings, eliminate
 from domainlm.funnel import Funnel
 from domainlm.generation.faithfulness import FaithfulnessCheck
 from domainlm.generation.schema import QAItem
+from domainlm.ledger import Ledger
 from domainlm.prompts import PromptTemplate, load_prompt
 from domainlm.records import Chunk, ReviewState, Sample, SampleKind, content_id
 from domainlm.teacher import TeacherClient, TeacherError
@@ -57,8 +58,9 @@ class InstructionEvolver:
         chunks: Mapping[str, Chunk],
         settings: EvolveSettings | None = None,
         check: FaithfulnessCheck | None = None,
+        cache: Ledger | None = None,
     ) -> None:
-        self.teacher, self.chunks = teacher, chunks
+        self.teacher, self.chunks, self.cache = teacher, chunks, cache
         self.settings = settings or EvolveSettings()
         unknown = set(self.settings.ops) - set(EVOLUTION_OPS)
         if unknown:
@@ -90,6 +92,18 @@ class InstructionEvolver:
             generation = survivors
 
     async def _evolve(self, task: _Task) -> tuple[_Task, Sample | tuple[str, str]]:
+        key = f"{task.parent.id}:{task.op}"
+        if self.cache is not None and (hit := self.cache.get(key)) is not None:
+            return task, Sample.model_validate(hit["sample"]) if "sample" in hit else (hit["reason"], hit["detail"])
+        task, outcome = await self._evolve_uncached(task)
+        if self.cache is not None:
+            if isinstance(outcome, Sample):
+                self.cache.put(key, {"sample": outcome.model_dump(mode="json")})
+            elif not outcome[0].startswith("teacher-"):  # a server hiccup is retried by the next run
+                self.cache.put(key, {"reason": outcome[0], "detail": outcome[1]})
+        return task, outcome
+
+    async def _evolve_uncached(self, task: _Task) -> tuple[_Task, Sample | tuple[str, str]]:
         parent, op = task.parent, task.op
         chunk = self.chunks.get(parent.provenance.chunk_id)
         if chunk is None:

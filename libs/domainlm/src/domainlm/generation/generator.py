@@ -55,12 +55,14 @@ class SampleGenerator:
         """Per-chunk results as they complete, with `concurrency` requests in flight."""
         yield from map_concurrently(self.generate_one, chunks, self.teacher.settings.concurrency)
 
-    def account(self, result: ChunkResult, funnel: Funnel) -> Iterator[Sample]:
-        funnel.saw(self.name)
+    @classmethod
+    def account(cls, result: ChunkResult, funnel: Funnel) -> Iterator[Sample]:
+        """Counts one chunk's result (a classmethod: results replayed from a ledger need no teacher)."""
+        funnel.saw(cls.name)
         for reason, record_id, detail in result.rejections:
-            funnel.reject(self.name, reason, record_id, detail)
+            funnel.reject(cls.name, reason, record_id, detail)
         for sample in result.samples:
-            funnel.passed_on(self.name)
+            funnel.passed_on(cls.name)
             yield sample
 
     async def generate_one(self, chunk: Chunk) -> ChunkResult:

@@ -1,0 +1,363 @@
+"""The `domainlm` command: every stage over JSONL files, the review store, and the one-process run.
+
+Each stage command reads JSONL (or PDFs), writes JSONL atomically, writes every rejected record with its
+reason to a rejections directory, and prints the stage's survival counts.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from domainlm.funnel import Funnel
+from domainlm.jsonl import read_models, read_rows, write_rows
+from domainlm.records import Chunk, Page, PreferencePair, Sample
+
+app = typer.Typer(
+    help="domainlm: turn policy PDFs into verified, deduplicated, evolved SFT and DPO datasets.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+review_app = typer.Typer(help="The human verification store: submit, export pending, import decisions.", no_args_is_help=True)
+app.add_typer(review_app, name="review")
+
+Output = Annotated[Path, typer.Option("--output", "-o", help="JSONL file to write")]
+Rejections = Annotated[
+    Path | None, typer.Option(help="directory for <stage>.jsonl error reports [default: beside the output]")
+]
+TeacherUrl = Annotated[str, typer.Option(envvar="DOMAINLM_TEACHER_BASE_URL", help="OpenAI-compatible base URL, e.g. http://vllm:8000/v1")]
+TeacherModel = Annotated[str, typer.Option(envvar="DOMAINLM_TEACHER_MODEL", help="served model name")]
+TeacherKey = Annotated[str, typer.Option(envvar="DOMAINLM_TEACHER_API_KEY", help="bearer token")]
+Concurrency = Annotated[int, typer.Option(help="requests in flight against the teacher")]
+
+
+def _funnel(output: Path, rejections: Path | None) -> Funnel:
+    return Funnel(report_dir=rejections or output.parent / "rejections")
+
+
+def _finish(funnel: Funnel, output: Path, written: int) -> None:
+    funnel.close()
+    for stage, row in funnel.summary().items():
+        reasons = ", ".join(f"{r}={n}" for r, n in sorted(row["rejected"].items(), key=lambda kv: -kv[1]))
+        typer.echo(f"{stage}: in {row['in']}, out {row['out']}" + (f"; rejected: {reasons}" if reasons else ""), err=True)
+    typer.echo(f"wrote {written} rows to {output}", err=True)
+    if funnel.report_dir and any(funnel.reasons.values()):
+        typer.echo(f"rejections with reasons: {funnel.report_dir}/", err=True)
+
+
+def _teacher(url: str, model: str, key: str, concurrency: int, **extra: Any):  # -> TeacherClient
+    from domainlm.teacher import TeacherClient, TeacherSettings, TeacherUnavailable
+
+    if not url or not model:
+        raise typer.BadParameter("give --teacher-url and --teacher-model (or DOMAINLM_TEACHER_BASE_URL/MODEL)")
+    client = TeacherClient(TeacherSettings(base_url=url, model=model, api_key=key, concurrency=concurrency, **extra))
+    try:
+        client.check_reachable()
+    except TeacherUnavailable as e:
+        typer.echo(f"error: {e.reason}: {e.detail}", err=True)
+        raise typer.Exit(2) from e
+    return client
+
+
+def _samples(path: Path) -> Iterable[Sample]:
+    return read_models(path, Sample)
+
+
+@app.command()
+def extract(
+    pdfs: Annotated[list[Path], typer.Argument(help="PDF files or directories of PDFs")],
+    output: Output,
+    dpi: Annotated[int, typer.Option(help="rasterisation DPI for OCR")] = 300,
+    workers: Annotated[int | None, typer.Option(help="OCR processes [default: all cores]")] = None,
+    max_pages: Annotated[int, typer.Option(help="documents with more pages are refused")] = 2000,
+    rejections: Rejections = None,
+) -> None:
+    """Step 1: PDFs → one row per page (text layer when sound, else tesseract OCR)."""
+    from domainlm.extract import ExtractSettings, PdfExtractor
+    from domainlm.runner import find_pdfs
+
+    funnel = _funnel(output, rejections)
+    extractor = PdfExtractor(ExtractSettings(dpi=dpi, workers=workers, max_pages=max_pages))
+    # Paths are passed on exactly as given: `source` must match what the caller named.
+    pages = extractor.run([str(p) for p in find_pdfs(pdfs)], funnel, progress=True)
+    _finish(funnel, output, write_rows(output, pages))
+
+
+@app.command()
+def chunk(
+    input: Annotated[Path, typer.Option("--input", "-i", help="pages.jsonl")],
+    output: Output,
+    max_tokens: Annotated[int, typer.Option(help="upper bound per chunk, in tokens")] = 512,
+    min_tokens: Annotated[int, typer.Option(help="shorter articles are merged with neighbours")] = 96,
+    tokenizer: Annotated[Path | None, typer.Option(help="tokenizer directory of the teacher [default: estimate]")] = None,
+    rejections: Rejections = None,
+) -> None:
+    """Step 2: pages → structure-aware chunks (관/조/항/호), token-bounded, never mid-sentence."""
+    from domainlm.chunking import ChunkSettings, StructureChunker, TokenCounter
+
+    funnel = _funnel(output, rejections)
+    counter = TokenCounter(tokenizer) if tokenizer else None
+    chunker = StructureChunker(ChunkSettings(max_tokens=max_tokens, min_tokens=min_tokens), counter)
+    _finish(funnel, output, write_rows(output, chunker.run(read_models(input, Page), funnel)))
+
+
+@app.command()
+def generate(
+    input: Annotated[Path, typer.Option("--input", "-i", help="chunks.jsonl")],
+    output: Output,
+    teacher_url: TeacherUrl = "",
+    teacher_model: TeacherModel = "",
+    teacher_key: TeacherKey = "EMPTY",
+    concurrency: Concurrency = 32,
+    qa: Annotated[int, typer.Option(help="QA pairs per chunk")] = 3,
+    mcq: Annotated[int, typer.Option(help="multiple-choice items per chunk")] = 2,
+    max_tokens: Annotated[int, typer.Option(help="completion budget per request")] = 1536,
+    rejections: Rejections = None,
+) -> None:
+    """Step 3: chunks → QA pairs and multiple-choice items from the teacher, each checked for faithfulness."""
+    from tqdm import tqdm
+
+    from domainlm.generation import GenerateSettings, SampleGenerator
+
+    teacher = _teacher(teacher_url, teacher_model, teacher_key, concurrency, max_tokens=max_tokens)
+    funnel = _funnel(output, rejections)
+    chunks = list(read_models(input, Chunk))
+    generator = SampleGenerator(teacher, GenerateSettings(qa_per_chunk=qa, mcq_per_chunk=mcq))
+
+    def samples() -> Iterable[Sample]:
+        for result in tqdm(generator.results(chunks), total=len(chunks), desc="generate", unit="chunk"):
+            yield from generator.account(result, funnel)
+
+    _finish(funnel, output, write_rows(output, samples()))
+
+
+@app.command()
+def dedup(
+    input: Annotated[Path, typer.Option("--input", "-i", help="JSONL rows, each with an `id`")],
+    output: Output,
+    clusters: Annotated[Path | None, typer.Option(help="write near-duplicate clusters here")] = None,
+    index: Annotated[Path | None, typer.Option(help="persistent index directory: later batches dedup against it")] = None,
+    field: Annotated[list[str] | None, typer.Option(help="fields whose text is compared [default: instruction+output, else text]")] = None,
+    threshold: Annotated[float, typer.Option(help="character n-gram Jaccard that makes a near-duplicate")] = 0.5,
+    ngram: Annotated[int, typer.Option(help="characters per shingle")] = 5,
+    rejections: Rejections = None,
+) -> None:
+    """Step 5: keep one row per near-duplicate cluster (MinHash LSH, verified pairs)."""
+    from domainlm.dedup import MinhashConfig, NearDuplicateIndex, dedup_rows
+
+    funnel = _funnel(output, rejections)
+    idx = NearDuplicateIndex(MinhashConfig(threshold=threshold, ngram=ngram), index)  # type: ignore[call-arg]
+    found: dict[str, list[dict[str, Any]]] = {}
+    written = write_rows(output, dedup_rows(read_rows(input), idx, field, funnel, clusters=found))
+    if index is not None:
+        idx.save()
+    if clusters is not None:
+        write_rows(clusters, ({"kept": k, "duplicates": v} for k, v in found.items()))
+    _finish(funnel, output, written)
+
+
+@app.command()
+def evolve(
+    input: Annotated[Path, typer.Option("--input", "-i", help="verified samples.jsonl")],
+    chunks: Annotated[Path, typer.Option(help="chunks.jsonl the samples came from")],
+    output: Output,
+    teacher_url: TeacherUrl = "",
+    teacher_model: TeacherModel = "",
+    teacher_key: TeacherKey = "EMPTY",
+    concurrency: Concurrency = 32,
+    depth: Annotated[int, typer.Option(help="rounds of evolution")] = 1,
+    per_sample: Annotated[int, typer.Option(help="evolutions per sample per round")] = 1,
+    op: Annotated[list[str] | None, typer.Option(help="deepening, broadening, reasoning, complexifying")] = None,
+    rejections: Rejections = None,
+) -> None:
+    """Step 6: Evol-Instruct; every evolution stays answerable from its source chunk. Dedup the output again."""
+    from tqdm import tqdm
+
+    from domainlm.evolution import EVOLUTION_OPS, EvolveSettings, InstructionEvolver
+
+    teacher = _teacher(teacher_url, teacher_model, teacher_key, concurrency)
+    funnel = _funnel(output, rejections)
+    by_id = {c.id: c for c in read_models(chunks, Chunk)}
+    settings = EvolveSettings(ops=op or list(EVOLUTION_OPS), depth=depth, per_sample=per_sample)
+    evolver = InstructionEvolver(teacher, by_id, settings)
+    samples = [s for s in _samples(input) if s.is_verified]
+    _finish(funnel, output, write_rows(output, tqdm(evolver.run(samples, funnel), desc="evolve", unit="item")))
+
+
+@app.command()
+def pairs(
+    input: Annotated[Path, typer.Option("--input", "-i", help="verified samples.jsonl")],
+    output: Output,
+    sft_overlap: Annotated[float, typer.Option(help="share of DPO prompts also in the SFT data")] = 0.5,
+    per_prompt: Annotated[int, typer.Option(help="pairs per prompt")] = 1,
+    rejections: Rejections = None,
+) -> None:
+    """Step 7: DPO pairs: chosen = the verified answer, rejected = a distractor written as an answer."""
+    from domainlm.preference import PairBuilder, PairSettings
+
+    funnel = _funnel(output, rejections)
+    builder = PairBuilder(PairSettings(sft_overlap=sft_overlap, pairs_per_prompt=per_prompt))
+    _finish(funnel, output, write_rows(output, builder.run(_samples(input), funnel)))
+
+
+@app.command()
+def export(
+    samples: Annotated[Path, typer.Option(help="verified (and evolved) samples.jsonl")],
+    pairs: Annotated[Path, typer.Option(help="pairs.jsonl")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="directory for sft.jsonl and dpo.jsonl")],
+    system_prompt: Annotated[str, typer.Option(help="system turn for every conversation")] = "",
+) -> None:
+    """Step 8: TRL conversational datasets (SFT messages; DPO prompt/chosen/rejected) with provenance."""
+    from domainlm.export import export_datasets
+
+    pair_rows = list(read_models(pairs, PreferencePair))
+    dpo_only = {p.sample_id for p in pair_rows if not p.in_sft}
+    counts = export_datasets(_samples(samples), pair_rows, output, dpo_only, system_prompt)
+    typer.echo(f"wrote {counts['sft']} SFT rows and {counts['dpo']} DPO rows to {output}", err=True)
+
+
+@review_app.command("submit")
+def review_submit(
+    store: Annotated[Path, typer.Option(help="review.sqlite")],
+    input: Annotated[Path, typer.Option("--input", "-i", help="generated samples.jsonl")],
+    policy: Annotated[str, typer.Option(help="human | auto | sample")] = "auto",
+    sample_share: Annotated[float, typer.Option(help="share sent to humans under `sample`")] = 0.1,
+) -> None:
+    """Put items into the store, routed by policy; auto-routed items are decided by the checks."""
+    from domainlm.review import ReviewGate, ReviewPolicy, ReviewSettings, ReviewStore
+
+    db = ReviewStore(store)
+    funnel = Funnel()
+    gate = ReviewGate(db, ReviewSettings(policy=ReviewPolicy(policy), sample_share=sample_share))
+    verified = sum(1 for _ in gate.run(_samples(input), funnel))
+    typer.echo(f"{verified} verified; store: {json.dumps(db.counts())}", err=True)
+    db.close()
+
+
+@review_app.command("export")
+def review_export(
+    store: Annotated[Path, typer.Option(help="review.sqlite")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="pending items as JSONL [default: stdout]")] = None,
+    state: Annotated[str, typer.Option(help="pending | approved | edited | rejected | verified")] = "pending",
+) -> None:
+    """Export items for reviewers. Each row is a Sample; answer with decisions (see `review import`)."""
+    from domainlm.records import ReviewState
+    from domainlm.review import ReviewStore
+
+    db = ReviewStore(store)
+    states = [ReviewState.APPROVED, ReviewState.EDITED] if state == "verified" else [ReviewState(state)]
+    rows = db.items(states)
+    if output is None:
+        for s in rows:
+            sys.stdout.write(s.model_dump_json() + "\n")
+    else:
+        typer.echo(f"wrote {write_rows(output, rows)} items to {output}", err=True)
+    db.close()
+
+
+@review_app.command("import")
+def review_import(
+    store: Annotated[Path, typer.Option(help="review.sqlite")],
+    input: Annotated[Path, typer.Option("--input", "-i", help='decisions JSONL: {"id", "action": approve|edit|reject, "reviewer", "note", "instruction", "output"}')],
+) -> None:
+    """Apply reviewers' decisions. A bad row is reported and skipped; the rest are applied."""
+    from pydantic import ValidationError
+
+    from domainlm.review import Decision, ReviewStore
+
+    db = ReviewStore(store)
+    applied, failed = 0, 0
+    for lineno, row in enumerate(read_rows(input), 1):
+        try:
+            db.decide(Decision.model_validate(row))
+            applied += 1
+        except (ValidationError, KeyError, ValueError) as e:
+            failed += 1
+            typer.echo(f"{input}:{lineno}: skipped: {e}", err=True)
+    typer.echo(f"applied {applied} decisions, skipped {failed}; store: {json.dumps(db.counts())}", err=True)
+    db.close()
+    if failed:
+        raise typer.Exit(1)
+
+
+@review_app.command("status")
+def review_status(store: Annotated[Path, typer.Option(help="review.sqlite")]) -> None:
+    """Counts of items per review state."""
+    from domainlm.review import ReviewStore
+
+    db = ReviewStore(store)
+    typer.echo(json.dumps(db.counts(), indent=2))
+    db.close()
+
+
+@app.command()
+def run(
+    input: Annotated[list[Path], typer.Option("--input", "-i", help="PDF files or directories of PDFs")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="run directory (re-running resumes it)")],
+    teacher_url: TeacherUrl = "",
+    teacher_model: TeacherModel = "",
+    teacher_key: TeacherKey = "EMPTY",
+    concurrency: Concurrency = 32,
+    policy: Annotated[str, typer.Option(help="review policy: human | auto | sample")] = "auto",
+    sample_share: Annotated[float, typer.Option(help="share sent to humans under `sample`")] = 0.1,
+    evolve_depth: Annotated[int, typer.Option(help="rounds of Evol-Instruct (0 = none)")] = 1,
+    sft_overlap: Annotated[float, typer.Option(help="share of DPO prompts also in the SFT data")] = 0.5,
+    max_tokens: Annotated[int, typer.Option(help="chunk size bound, in tokens")] = 512,
+) -> None:
+    """Steps 1-8 in one process. With no teacher, starts vLLM on CPU with a tiny locally built model."""
+    from domainlm.chunking import ChunkSettings
+    from domainlm.evolution import EvolveSettings
+    from domainlm.preference import PairSettings
+    from domainlm.review import ReviewPolicy, ReviewSettings
+    from domainlm.runner import PipelineRun, RunSettings
+    from domainlm.teacher import TeacherSettings, TeacherUnavailable
+
+    if bool(teacher_url) != bool(teacher_model):
+        raise typer.BadParameter("give both --teacher-url and --teacher-model, or neither (a local teacher)")
+    settings = RunSettings(
+        chunk=ChunkSettings(max_tokens=max_tokens),
+        teacher=TeacherSettings(base_url=teacher_url, model=teacher_model, api_key=teacher_key, concurrency=concurrency),
+        review=ReviewSettings(policy=ReviewPolicy(policy), sample_share=sample_share),
+        evolve=EvolveSettings(depth=evolve_depth),
+        pairs=PairSettings(sft_overlap=sft_overlap),
+    )
+    try:
+        result = PipelineRun(input, output, settings).run()
+    except TeacherUnavailable as e:
+        typer.echo(f"error: {e.reason}: {e.detail}", err=True)
+        raise typer.Exit(2) from e
+    for stage, row in result.funnel.items():
+        reasons = ", ".join(f"{r}={n}" for r, n in sorted(row["rejected"].items(), key=lambda kv: -kv[1])[:4])
+        typer.echo(f"  {stage:14} in {row['in']:>6}  out {row['out']:>6}  {reasons}", err=True)
+    typer.echo(json.dumps(result.counts), err=True)
+    typer.echo(f"done in {result.seconds:.0f}s; report: {result.report}", err=True)
+
+
+@app.command("tiny-model")
+def tiny_model(
+    output: Annotated[Path, typer.Option("--output", "-o", help="model directory to write")],
+    corpus: Annotated[list[Path] | None, typer.Option(help="text or pages.jsonl files to train the tokenizer on")] = None,
+    vocab: Annotated[int, typer.Option(help="tokenizer vocabulary size")] = 4000,
+) -> None:
+    """Build a tiny Llama locally (random weights, real tokenizer and chat template) for tests and demos."""
+    from domainlm.tinymodel import build_tiny_model
+
+    def texts() -> Iterable[str]:
+        for path in corpus or []:
+            if path.suffix == ".jsonl":
+                yield from (str(r.get("text", "")) for r in read_rows(path))
+            else:
+                yield path.read_text(encoding="utf-8")
+
+    build_tiny_model(output, texts(), vocab_size=vocab)
+    typer.echo(f"wrote {output}", err=True)
+
+
+if __name__ == "__main__":
+    app()

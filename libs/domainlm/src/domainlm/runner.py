@@ -1,0 +1,277 @@
+"""The one-process runner: PDFs in, verified, deduplicated, evolved SFT and DPO datasets out.
+
+Every stage runs in order over the output directory. The run is resumable because the expensive work
+is recorded as it finishes (pages per document, teacher results per chunk and per evolution, review
+decisions, the dedup index) and the cheap stages are simply replayed; a re-run therefore skips
+finished work, picks up new documents and human decisions taken since, and rewrites every report.
+
+Output directory:
+    pages.jsonl, chunks.jsonl                   extraction and chunking
+    ledger/generate.jsonl, ledger/evolve.jsonl  finished teacher work
+    review.sqlite                               the review store (export pending / import decisions)
+    dedup-index/                                the persistent near-duplicate index
+    samples.jsonl, unique.jsonl, evolved.jsonl, clusters.jsonl, pairs.jsonl
+    export/sft.jsonl, export/dpo.jsonl          TRL conversational datasets
+    rejections/<stage>.jsonl                    every record that did not survive, with its reason
+    funnel.json, report.md, funnel.png          the survival funnel
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, Field
+from tqdm import tqdm
+
+from domainlm.chunking import ChunkSettings, StructureChunker
+from domainlm.dedup import MinhashConfig, NearDuplicateFilter, NearDuplicateIndex
+from domainlm.evolution import EvolveSettings, InstructionEvolver
+from domainlm.export import export_datasets
+from domainlm.extract import ExtractSettings, PdfExtractor
+from domainlm.funnel import Funnel
+from domainlm.generation import ChunkResult, GenerateSettings, SampleGenerator
+from domainlm.jsonl import read_models, write_rows
+from domainlm.ledger import Ledger
+from domainlm.preference import PairBuilder, PairSettings
+from domainlm.records import Chunk, Page, Sample
+from domainlm.report import write_report
+from domainlm.review import ReviewGate, ReviewSettings, ReviewStore
+from domainlm.teacher import TeacherClient, TeacherSettings
+from domainlm.teacher.local import LocalTeacher
+
+T = TypeVar("T")
+
+
+class RunSettings(BaseModel):
+    extract: ExtractSettings = Field(default_factory=ExtractSettings)
+    chunk: ChunkSettings = Field(default_factory=ChunkSettings)
+    teacher: TeacherSettings = Field(default_factory=TeacherSettings)
+    generate: GenerateSettings = Field(default_factory=GenerateSettings)
+    review: ReviewSettings = Field(default_factory=ReviewSettings)
+    dedup: MinhashConfig = Field(default_factory=MinhashConfig)  # type: ignore[arg-type]
+    evolve: EvolveSettings = Field(default_factory=EvolveSettings)
+    pairs: PairSettings = Field(default_factory=PairSettings)
+    system_prompt: str = Field("", description="system turn prepended to every exported conversation")
+
+
+class RunResult(BaseModel):
+    output: Path
+    funnel: dict[str, dict[str, Any]]
+    counts: dict[str, int]
+    seconds: float
+    report: Path
+
+
+def find_pdfs(paths: Iterable[Path]) -> list[Path]:
+    """PDF files named directly, or found (recursively, sorted) in named directories."""
+    found: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            found += sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() == ".pdf")
+        else:
+            found.append(p)  # named explicitly: extract decides whether it is a PDF and says why not
+    return found
+
+
+def _sha256(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+class PipelineRun:
+    """Runs steps 1-8 over `inputs` into `output`.
+
+    `teacher` overrides `settings.teacher`: give a client (tests use fakes through it). With neither a
+    client nor a teacher URL, a local vLLM server with a tiny model is started on first need.
+    """
+
+    def __init__(
+        self,
+        inputs: list[Path],
+        output: Path,
+        settings: RunSettings | None = None,
+        teacher: TeacherClient | None = None,
+        progress: bool = True,
+    ) -> None:
+        self.inputs, self.out = inputs, output
+        self.settings = settings or RunSettings()
+        self.progress = progress
+        self._teacher = teacher
+        self._stack = contextlib.ExitStack()
+        self.funnel = Funnel(report_dir=output / "rejections")
+
+    # -- helpers ------------------------------------------------------------------------------------
+
+    def _bar(self, items: Iterable[T], desc: str, total: int | None = None, unit: str = "it") -> Iterator[T]:
+        yield from tqdm(items, desc=desc, total=total, unit=unit, disable=not self.progress, dynamic_ncols=True)
+
+    def _log(self, message: str) -> None:
+        if self.progress:
+            tqdm.write(message)
+
+    def teacher(self, corpus: Callable[[], Iterable[str]]) -> TeacherClient:
+        """The configured teacher, or a local one started now (only when there is work for it)."""
+        if self._teacher is None:
+            settings = self.settings.teacher
+            if not settings.base_url:
+                self._log("no teacher configured: starting vLLM on CPU with a tiny local model (random weights)")
+                local = self._stack.enter_context(
+                    LocalTeacher(self.out / "teacher-model", corpus, log_path=self.out / "teacher-vllm.log")
+                )
+                settings = local.start(settings)
+            self._teacher = TeacherClient(settings)
+            self._teacher.check_reachable()
+        return self._teacher
+
+    # -- stages ------------------------------------------------------------------------------------
+
+    def extract(self) -> list[Page]:
+        """Pages of every input document; documents finished by an earlier run are not read again."""
+        pdfs = find_pdfs(self.inputs)
+        wanted = {d for d in map(_sha256, pdfs) if d}
+        path = self.out / "pages.jsonl"
+        kept = [p for p in read_models(path, Page) if p.doc_id in wanted] if path.exists() else []
+        done = {p.doc_id for p in kept}
+        if done:
+            self.funnel.saw("extract", len(done))
+            self.funnel.passed_on("extract", len(done))
+            self._log(f"extract: {len(done)} document(s) already extracted, skipped")
+        extractor = PdfExtractor(self.settings.extract)
+        # Pages are committed one whole document at a time, so an interrupted document is redone.
+        with path.open("w", encoding="utf-8") as f:
+            for page in kept:
+                f.write(page.model_dump_json() + "\n")
+            pending: list[Page] = []
+            for page in extractor.run([str(p) for p in pdfs], self.funnel, progress=self.progress, skip_doc_ids=done):
+                if pending and pending[-1].doc_id != page.doc_id:
+                    f.writelines(p.model_dump_json() + "\n" for p in pending)
+                    f.flush()
+                    pending = []
+                pending.append(page)
+                kept.append(page)
+            f.writelines(p.model_dump_json() + "\n" for p in pending)
+        return kept
+
+    def chunk(self, pages: list[Page]) -> list[Chunk]:
+        chunker = StructureChunker(self.settings.chunk)
+        chunks = list(chunker.run(pages, self.funnel))
+        write_rows(self.out / "chunks.jsonl", chunks)
+        return chunks
+
+    def generate(self, chunks: list[Chunk]) -> list[Sample]:
+        ledger = self._stack.enter_context(contextlib.closing(Ledger(self.out / "ledger" / "generate.jsonl")))
+        results: dict[str, ChunkResult] = {}
+        for chunk in chunks:
+            row = ledger.get(chunk.id)
+            if row is not None:
+                results[chunk.id] = ChunkResult.model_validate(row)
+        todo = [c for c in chunks if c.id not in results]
+        if results:
+            self._log(f"generate: {len(results)} chunk(s) done in an earlier run, skipped")
+        if todo:
+            generator = SampleGenerator(self.teacher(lambda: (c.text for c in chunks)), self.settings.generate)
+            for result in self._bar(generator.results(todo), "generate", total=len(todo), unit="chunk"):
+                results[result.chunk_id] = result
+                if not result.transient:  # teacher outages are retried by the next run
+                    ledger.put(result.chunk_id, result.model_dump(mode="json"))
+        samples: list[Sample] = []
+        for chunk in chunks:  # document order, whatever the completion order was
+            samples += SampleGenerator.account(results[chunk.id], self.funnel)
+        write_rows(self.out / "samples.jsonl", samples)
+        return samples
+
+    def review(self, samples: list[Sample]) -> list[Sample]:
+        store = self._stack.enter_context(contextlib.closing(ReviewStore(self.out / "review.sqlite")))
+        verified = list(ReviewGate(store, self.settings.review).run(samples, self.funnel))
+        counts = store.counts()
+        if counts.get("pending"):
+            self._log(
+                f"review: {counts['pending']} item(s) await a human decision: "
+                f"`domainlm review export --store {self.out / 'review.sqlite'}`"
+            )
+        return verified
+
+    def dedup(self, samples: list[Sample], name: str, index: NearDuplicateIndex) -> tuple[list[Sample], NearDuplicateFilter]:
+        stage = NearDuplicateFilter(index)
+        stage.name = name
+        unique = list(stage.run(self._bar(samples, name, total=len(samples), unit="item"), self.funnel))
+        return unique, stage
+
+    def evolve(self, verified: list[Sample], chunks: list[Chunk]) -> list[Sample]:
+        if self.settings.evolve.depth == 0 or not verified:
+            return []
+        ledger = self._stack.enter_context(contextlib.closing(Ledger(self.out / "ledger" / "evolve.jsonl")))
+        by_id = {c.id: c for c in chunks}
+        todo = any(
+            f"{s.id}:{op}" not in ledger
+            for s in verified
+            for op in self.settings.evolve.ops[: self.settings.evolve.per_sample]
+        )
+        teacher = self.teacher(lambda: (c.text for c in chunks)) if todo else self._cached_teacher()
+        evolver = InstructionEvolver(teacher, by_id, self.settings.evolve, cache=ledger)
+        return list(self._bar(evolver.run(verified, self.funnel), "evolve", unit="item"))
+
+    def _cached_teacher(self) -> TeacherClient:
+        # Every evolution is in the ledger: the evolver needs a client object but will not call it.
+        settings = self.settings.teacher
+        return self._teacher or TeacherClient(
+            settings.model_copy(update={"base_url": settings.base_url or "http://unused", "model": settings.model or "cached"})
+        )
+
+    # -- the whole run -------------------------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        start = time.monotonic()
+        self.out.mkdir(parents=True, exist_ok=True)
+        try:
+            return self._run(start)
+        finally:
+            self._stack.close()
+            self.funnel.close()
+
+    def _run(self, start: float) -> RunResult:
+        pages = self.extract()
+        chunks = self.chunk(pages)
+        samples = self.generate(chunks)
+        verified = self.review(samples)
+        index = NearDuplicateIndex(self.settings.dedup, self.out / "dedup-index")
+        unique, first = self.dedup(verified, "dedup", index)
+        evolved = self.evolve(unique, chunks)
+        evolved_unique, second = self.dedup(evolved, "dedup-evolved", index)
+        index.save()
+        final = unique + evolved_unique
+        builder = PairBuilder(self.settings.pairs)
+        pairs = list(builder.run(final, self.funnel))
+
+        write_rows(self.out / "unique.jsonl", unique)
+        write_rows(self.out / "evolved.jsonl", evolved_unique)
+        write_rows(self.out / "clusters.jsonl", [*first.cluster_rows(), *second.cluster_rows()])
+        write_rows(self.out / "pairs.jsonl", pairs)
+        exported = export_datasets(
+            final, pairs, self.out / "export", dpo_only=builder.dpo_only, system_prompt=self.settings.system_prompt
+        )
+        counts = {
+            "documents": len({p.doc_id for p in pages}),
+            "pages": len(pages),
+            "ocr_pages": sum(p.method == "ocr" for p in pages),
+            "chunks": len(chunks),
+            "samples": len(samples),
+            "verified": len(verified),
+            "unique": len(unique),
+            "evolved": len(evolved_unique),
+            "pairs": len(pairs),
+            "sft_rows": exported["sft"],
+            "dpo_rows": exported["dpo"],
+        }
+        summary = self.funnel.summary()
+        self.funnel.dump(self.out / "funnel.json")
+        seconds = time.monotonic() - start
+        report = write_report(summary, self.out, {"counts": counts, "seconds": round(seconds, 1)})
+        return RunResult(output=self.out, funnel=summary, counts=counts, seconds=seconds, report=report)
