@@ -35,7 +35,9 @@ CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 def corpus_chunks(limit: int) -> list[Chunk]:
     pdf = next(iter(sorted(CORPUS.glob("01_*.pdf"))), None)
     if pdf is None:
-        pdf = Path(__file__).resolve().parents[1] / "examples" / "sample-policy" / "domainlm-sample-policy.pdf"
+        pdf = (
+            Path(__file__).resolve().parents[1] / "examples" / "sample-policy" / "domainlm-sample-policy.pdf"
+        )
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     pages = [
         Page(source=str(pdf), doc_id="bench", page=i + 1, text=t, method="text-layer")
@@ -48,13 +50,17 @@ def corpus_chunks(limit: int) -> list[Chunk]:
 
 def count_items(content: str) -> int | None:
     try:
-        data = json.loads(content)
+        data = json.loads(
+            content, strict=False
+        )  # as the stage parses: raw control characters in strings are tolerated
     except json.JSONDecodeError:
         return None
     return len(data.get("qa", [])) + len(data.get("mcq", []))
 
 
-async def plain_client(settings: TeacherSettings, generator: SampleGenerator, chunks: list[Chunk], concurrency: int) -> tuple[float, int, int]:
+async def plain_client(
+    settings: TeacherSettings, generator: SampleGenerator, chunks: list[Chunk], concurrency: int
+) -> tuple[float, int, int]:
     """Returns (seconds, items, responses that did not parse)."""
     client = openai.AsyncOpenAI(base_url=settings.base_url, api_key="EMPTY", max_retries=4, timeout=600)
     gate = asyncio.Semaphore(concurrency)
@@ -63,14 +69,22 @@ async def plain_client(settings: TeacherSettings, generator: SampleGenerator, ch
     async def one(chunk: Chunk) -> None:
         nonlocal items, bad
         s = generator.settings
-        messages = generator.template.messages(section=chunk.section or "(제목 없음)", chunk=chunk.text, n_qa=s.qa_per_chunk, n_mcq=s.mcq_per_chunk)
+        messages = generator.template.messages(
+            section=chunk.section or "(제목 없음)",
+            chunk=chunk.text,
+            n_qa=s.qa_per_chunk,
+            n_mcq=s.mcq_per_chunk,
+        )
         async with gate:
-            r = await client.chat.completions.create(
+            r = await client.chat.completions.create(  # type: ignore[call-overload]
                 model=settings.model,
-                messages=messages,  # type: ignore[arg-type]
+                messages=messages,
                 temperature=settings.temperature,
                 max_tokens=settings.max_tokens,
-                response_format={"type": "json_schema", "json_schema": {"name": "policy_items", "schema": generator.schema, "strict": True}},
+                response_format={
+                    "type": "json_schema",
+                    "json_schema": {"name": "policy_items", "schema": generator.schema, "strict": True},
+                },
             )
         n = count_items(r.choices[0].message.content or "")
         if n is None or r.choices[0].finish_reason == "length":
@@ -85,7 +99,9 @@ async def plain_client(settings: TeacherSettings, generator: SampleGenerator, ch
     return seconds, items, bad
 
 
-def ours(settings: TeacherSettings, chunks: list[Chunk], gen: GenerateSettings) -> tuple[float, int, int, Funnel]:
+def ours(
+    settings: TeacherSettings, chunks: list[Chunk], gen: GenerateSettings
+) -> tuple[float, int, int, Funnel]:
     generator = SampleGenerator(TeacherClient(settings), gen)
     funnel = Funnel()
     start = time.perf_counter()
@@ -94,7 +110,10 @@ def ours(settings: TeacherSettings, chunks: list[Chunk], gen: GenerateSettings) 
     unparsed = {"truncated-output", "malformed-output", "invalid-item"}
     bad = sum(1 for r in results if any(reason in unparsed for reason, _, _ in r.rejections) or r.transient)
     items = sum(
-        len(r.samples) + sum(1 for reason, _, _ in r.rejections if reason not in unparsed and not reason.startswith("teacher-"))
+        len(r.samples)
+        + sum(
+            1 for reason, _, _ in r.rejections if reason not in unparsed and not reason.startswith("teacher-")
+        )
         for r in results
     )
     for r in results:
@@ -126,7 +145,13 @@ def main() -> None:
             server = VllmServer(model, args.model_name).start()
             base_url = server.base_url
         try:
-            settings = TeacherSettings(base_url=base_url, model=args.model_name, concurrency=args.concurrency, max_tokens=args.max_tokens, temperature=0.7)
+            settings = TeacherSettings(
+                base_url=base_url,
+                model=args.model_name,
+                concurrency=args.concurrency,
+                max_tokens=args.max_tokens,
+                temperature=0.7,
+            )
             generator = SampleGenerator(TeacherClient(settings), gen)
             asyncio.run(plain_client(settings, generator, chunks[:4], 4))  # warm-up: compile, caches
             rows = []
@@ -140,7 +165,9 @@ def main() -> None:
             if server is not None:
                 server.stop()
 
-    print(f"\n{len(chunks)} chunks, {args.qa} QA + {args.mcq} MCQ requested per chunk, max_tokens {args.max_tokens}\n")
+    print(
+        f"\n{len(chunks)} chunks, {args.qa} QA + {args.mcq} MCQ requested per chunk, max_tokens {args.max_tokens}\n"
+    )
     print(f"{'client':34} {'seconds':>8} {'items':>6} {'items/s':>8} {'parsed':>8}")
     for name, sec, items, bad in rows:
         print(f"{name:34} {sec:8.1f} {items:6d} {items / sec:8.2f} {(len(chunks) - bad) / len(chunks):8.1%}")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import re
 
+from corpus import ROOT
 from domainlm.chunking import ChunkSettings, StructureChunker
 from domainlm.funnel import Funnel
 from domainlm.records import Page
-
-from corpus import ROOT
 
 TEXT = (ROOT / "examples" / "sample-policy.txt").read_text(encoding="utf-8")
 
@@ -16,7 +15,13 @@ TEXT = (ROOT / "examples" / "sample-policy.txt").read_text(encoding="utf-8")
 def pages(text: str = TEXT, per_page: int = 40) -> list[Page]:
     lines = text.splitlines()
     return [
-        Page(source="p.pdf", doc_id="d", page=i // per_page + 1, text="\n".join(lines[i : i + per_page]), method="text-layer")
+        Page(
+            source="p.pdf",
+            doc_id="d",
+            page=i // per_page + 1,
+            text="\n".join(lines[i : i + per_page]),
+            method="text-layer",
+        )
         for i in range(0, len(lines), per_page)
     ]
 

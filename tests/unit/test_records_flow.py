@@ -31,22 +31,51 @@ def sample(i: int, kind: SampleKind = SampleKind.QA, support: float = 0.9) -> Sa
 
 def test_faithfulness_accepts_supported_and_rejects_invented_answers() -> None:
     check = FaithfulnessCheck()
-    ok = check.check_answer("철회 기간은?", "보험증권을 받은 날부터 15일 이내에 철회할 수 있습니다.", "보험증권을 받은 날부터 15일 이내에 그 청약을 철회할 수 있습니다.", CHUNK)
+    ok = check.check_answer(
+        "철회 기간은?",
+        "보험증권을 받은 날부터 15일 이내에 철회할 수 있습니다.",
+        "보험증권을 받은 날부터 15일 이내에 그 청약을 철회할 수 있습니다.",
+        CHUNK,
+    )
     assert ok.ok, ok
-    invented = check.check_answer("철회 기간은?", "가입 후 90일 동안 언제든지 해지 수수료 없이 환불됩니다.", "보험증권을 받은 날부터 15일 이내", CHUNK)
+    invented = check.check_answer(
+        "철회 기간은?",
+        "가입 후 90일 동안 언제든지 해지 수수료 없이 환불됩니다.",
+        "보험증권을 받은 날부터 15일 이내",
+        CHUNK,
+    )
     assert not invented.ok and invented.reason == "answer-unsupported"
-    fake_evidence = check.check_answer("철회 기간은?", "15일 이내", "전혀 다른 근거 문장이 여기에 있습니다", CHUNK)
+    fake_evidence = check.check_answer(
+        "철회 기간은?", "15일 이내", "전혀 다른 근거 문장이 여기에 있습니다", CHUNK
+    )
     assert fake_evidence.reason == "evidence-not-in-chunk"
-    mcq = check.check_mcq("철회 기간은?", ["15일 이내", "회사는 청약의 철회를 접수한 날부터 3일 이내에 납입한 보험료를 돌려 드립니다."], 0, "15일 이내에 그 청약을 철회할 수 있습니다", CHUNK)
+    mcq = check.check_mcq(
+        "철회 기간은?",
+        ["15일 이내", "회사는 청약의 철회를 접수한 날부터 3일 이내에 납입한 보험료를 돌려 드립니다."],
+        0,
+        "15일 이내에 그 청약을 철회할 수 있습니다",
+        CHUNK,
+    )
     assert mcq.reason == "distractor-stated-in-chunk"
 
 
 def test_elimination_reasons() -> None:
     assert eliminate("청약 철회 기간은?", "15일입니다.", "청약 철회 기간은?", []) == "no-information-gain"
-    assert eliminate("철회 후 환급 절차를 단계별로 설명하면?", "죄송하지만 알 수 없습니다.", "철회 기간은?", []) == "refusal"
+    assert (
+        eliminate("철회 후 환급 절차를 단계별로 설명하면?", "죄송하지만 알 수 없습니다.", "철회 기간은?", [])
+        == "refusal"
+    )
     assert eliminate("철회 후 환급 절차를 단계별로 설명하면?", "네.", "철회 기간은?", []) == "trivial-answer"
-    assert eliminate("[발췌문] 철회 후 환급 절차는?", "3일 이내에 돌려줍니다.", "철회 기간은?", []) == "template-leakage"
-    assert eliminate("철회하면 보험료는 언제 돌려받습니까?", "철회 접수일부터 3일 이내입니다.", "철회 기간은?", []) is None
+    assert (
+        eliminate("[발췌문] 철회 후 환급 절차는?", "3일 이내에 돌려줍니다.", "철회 기간은?", [])
+        == "template-leakage"
+    )
+    assert (
+        eliminate(
+            "철회하면 보험료는 언제 돌려받습니까?", "철회 접수일부터 3일 이내입니다.", "철회 기간은?", []
+        )
+        is None
+    )
 
 
 def test_review_store_policies_and_decisions(tmp_path) -> None:
@@ -58,11 +87,17 @@ def test_review_store_policies_and_decisions(tmp_path) -> None:
     store.decide(Decision(id="q1", action="edit", reviewer="kim", output="15일 이내에 철회할 수 있습니다."))
     store.decide(Decision(id="q2", action="reject", reviewer="lee", note="모호함"))
     # A re-run with the auto policy must not override the humans.
-    again = list(ReviewGate(store, ReviewSettings(policy=ReviewPolicy.AUTO)).run([sample(1), sample(2)], Funnel()))
-    assert [(s.id, s.review, s.output) for s in again] == [("q1", ReviewState.EDITED, "15일 이내에 철회할 수 있습니다.")]
+    again = list(
+        ReviewGate(store, ReviewSettings(policy=ReviewPolicy.AUTO)).run([sample(1), sample(2)], Funnel())
+    )
+    assert [(s.id, s.review, s.output) for s in again] == [
+        ("q1", ReviewState.EDITED, "15일 이내에 철회할 수 있습니다.")
+    ]
     assert [h["action"] for h in store.history("q1")] == ["edit"]
     # Auto policy decides by the checks' scores.
-    auto = list(ReviewGate(store, ReviewSettings()).run([sample(3, support=0.9), sample(4, support=0.1)], Funnel()))
+    auto = list(
+        ReviewGate(store, ReviewSettings()).run([sample(3, support=0.9), sample(4, support=0.1)], Funnel())
+    )
     assert {s.id for s in auto} == {"q1", "q3"}
 
 

@@ -23,7 +23,7 @@ def funnel_chart(summary: dict[str, dict[str, Any]], path: Path) -> None:
     rej = [sum(summary[s]["rejected"].values()) for s in stages]
     ax.barh(list(y), outs, color="#2e7d32", label="passed on")
     ax.barh(list(y), rej, left=outs, color="#c62828", alpha=0.8, label="rejected / held")
-    for yi, s, n_in, n_out in zip(y, stages, ins, outs, strict=True):
+    for yi, n_in, n_out in zip(y, ins, outs, strict=True):
         ax.text(max(n_out, 0) + 0.5, yi, f"  in {n_in} → out {n_out}", va="center", fontsize=8)
     ax.set_yticks(list(y), [f"{s}\n({UNITS[s]})" if s in UNITS else s for s in stages], fontsize=8)
     ax.set_xlabel("records")

@@ -18,6 +18,7 @@ Output directory:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import time
@@ -42,9 +43,30 @@ from domainlm.records import Chunk, Page, Sample
 from domainlm.report import write_report
 from domainlm.review import ReviewGate, ReviewSettings, ReviewStore
 from domainlm.teacher import TeacherClient, TeacherSettings
+from domainlm.teacher.client import Completion
 from domainlm.teacher.local import LocalTeacher
 
 T = TypeVar("T")
+
+
+class _LazyTeacher:
+    """Connects to (or starts) the teacher on the first request: a resumed run whose work is all in
+    the ledger never starts a server."""
+
+    def __init__(self, connect: Callable[[], TeacherClient], settings: TeacherSettings) -> None:
+        self._connect, self.settings = connect, settings
+        self._client: TeacherClient | None = None
+        self._lock: asyncio.Lock | None = None
+
+    async def complete_json(
+        self, messages: list[dict[str, str]], schema: dict[str, Any], schema_name: str
+    ) -> Completion:
+        if self._client is None:
+            self._lock = self._lock or asyncio.Lock()
+            async with self._lock:
+                if self._client is None:
+                    self._client = await asyncio.to_thread(self._connect)
+        return await self._client.complete_json(messages, schema, schema_name)
 
 
 class RunSettings(BaseModel):
@@ -110,7 +132,9 @@ class PipelineRun:
     # -- helpers ------------------------------------------------------------------------------------
 
     def _bar(self, items: Iterable[T], desc: str, total: int | None = None, unit: str = "it") -> Iterator[T]:
-        yield from tqdm(items, desc=desc, total=total, unit=unit, disable=not self.progress, dynamic_ncols=True)
+        yield from tqdm(
+            items, desc=desc, total=total, unit=unit, disable=not self.progress, dynamic_ncols=True
+        )
 
     def _log(self, message: str) -> None:
         if self.progress:
@@ -121,7 +145,9 @@ class PipelineRun:
         if self._teacher is None:
             settings = self.settings.teacher
             if not settings.base_url:
-                self._log("no teacher configured: starting vLLM on CPU with a tiny local model (random weights)")
+                self._log(
+                    "no teacher configured: starting vLLM on CPU with a tiny local model (random weights)"
+                )
                 local = self._stack.enter_context(
                     LocalTeacher(self.out / "teacher-model", corpus, log_path=self.out / "teacher-vllm.log")
                 )
@@ -149,7 +175,9 @@ class PipelineRun:
             for page in kept:
                 f.write(page.model_dump_json() + "\n")
             pending: list[Page] = []
-            for page in extractor.run([str(p) for p in pdfs], self.funnel, progress=self.progress, skip_doc_ids=done):
+            for page in extractor.run(
+                [str(p) for p in pdfs], self.funnel, progress=self.progress, skip_doc_ids=done
+            ):
                 if pending and pending[-1].doc_id != page.doc_id:
                     f.writelines(p.model_dump_json() + "\n" for p in pending)
                     f.flush()
@@ -176,7 +204,9 @@ class PipelineRun:
         if results:
             self._log(f"generate: {len(results)} chunk(s) done in an earlier run, skipped")
         if todo:
-            generator = SampleGenerator(self.teacher(lambda: (c.text for c in chunks)), self.settings.generate)
+            generator = SampleGenerator(
+                self.teacher(lambda: (c.text for c in chunks)), self.settings.generate
+            )
             for result in self._bar(generator.results(todo), "generate", total=len(todo), unit="chunk"):
                 results[result.chunk_id] = result
                 if not result.transient:  # teacher outages are retried by the next run
@@ -198,7 +228,9 @@ class PipelineRun:
             )
         return verified
 
-    def dedup(self, samples: list[Sample], name: str, index: NearDuplicateIndex) -> tuple[list[Sample], NearDuplicateFilter]:
+    def dedup(
+        self, samples: list[Sample], name: str, index: NearDuplicateIndex
+    ) -> tuple[list[Sample], NearDuplicateFilter]:
         stage = NearDuplicateFilter(index)
         stage.name = name
         unique = list(stage.run(self._bar(samples, name, total=len(samples), unit="item"), self.funnel))
@@ -208,22 +240,9 @@ class PipelineRun:
         if self.settings.evolve.depth == 0 or not verified:
             return []
         ledger = self._stack.enter_context(contextlib.closing(Ledger(self.out / "ledger" / "evolve.jsonl")))
-        by_id = {c.id: c for c in chunks}
-        todo = any(
-            f"{s.id}:{op}" not in ledger
-            for s in verified
-            for op in self.settings.evolve.ops[: self.settings.evolve.per_sample]
-        )
-        teacher = self.teacher(lambda: (c.text for c in chunks)) if todo else self._cached_teacher()
-        evolver = InstructionEvolver(teacher, by_id, self.settings.evolve, cache=ledger)
+        teacher = _LazyTeacher(lambda: self.teacher(lambda: (c.text for c in chunks)), self.settings.teacher)
+        evolver = InstructionEvolver(teacher, {c.id: c for c in chunks}, self.settings.evolve, cache=ledger)  # type: ignore[arg-type]
         return list(self._bar(evolver.run(verified, self.funnel), "evolve", unit="item"))
-
-    def _cached_teacher(self) -> TeacherClient:
-        # Every evolution is in the ledger: the evolver needs a client object but will not call it.
-        settings = self.settings.teacher
-        return self._teacher or TeacherClient(
-            settings.model_copy(update={"base_url": settings.base_url or "http://unused", "model": settings.model or "cached"})
-        )
 
     # -- the whole run -------------------------------------------------------------------------------
 
@@ -255,7 +274,11 @@ class PipelineRun:
         write_rows(self.out / "clusters.jsonl", [*first.cluster_rows(), *second.cluster_rows()])
         write_rows(self.out / "pairs.jsonl", pairs)
         exported = export_datasets(
-            final, pairs, self.out / "export", dpo_only=builder.dpo_only, system_prompt=self.settings.system_prompt
+            final,
+            pairs,
+            self.out / "export",
+            dpo_only=builder.dpo_only,
+            system_prompt=self.settings.system_prompt,
         )
         counts = {
             "documents": len({p.doc_id for p in pages}),

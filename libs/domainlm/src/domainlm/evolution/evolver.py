@@ -114,7 +114,7 @@ class InstructionEvolver:
         )
         try:
             completion = await self.teacher.complete_json(messages, EVOLVED_SCHEMA, f"evolve_{op}")
-            item = QAItem.model_validate(json.loads(completion.content))
+            item = QAItem.model_validate(json.loads(completion.content, strict=False))
         except TeacherError as e:
             return task, (e.reason, e.detail)
         except (json.JSONDecodeError, ValidationError) as e:

@@ -83,8 +83,9 @@ class SampleGenerator:
         if completion.finish_reason == "length":
             result.rejections.append(("truncated-output", chunk.id, completion.content[-300:]))
             return result
+        # strict=False: xgrammar lets raw control characters into JSON strings; the text is still usable.
         try:
-            items = GeneratedItems.model_validate(json.loads(completion.content))
+            items = GeneratedItems.model_validate(json.loads(completion.content, strict=False))
         except (json.JSONDecodeError, ValidationError) as e:
             result.rejections.append(
                 ("malformed-output", chunk.id, f"{e}; output={completion.content[:300]}")

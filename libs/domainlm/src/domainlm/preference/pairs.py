@@ -59,7 +59,7 @@ class PairBuilder:
             # Rotate the start so different prompts use different distractor positions.
             start = int(content_id(s.seed, "rot", sample.id, length=4), 16) % len(options)
             for k in range(min(s.pairs_per_prompt, len(options))):
-                rejected, source = options[(start + k) % len(options)]
+                rejected, source_name = options[(start + k) % len(options)]
                 funnel.passed_on(self.name)
                 yield PreferencePair(
                     id=content_id(sample.id, rejected),
@@ -67,7 +67,7 @@ class PairBuilder:
                     prompt=sample.instruction,
                     chosen=sample.output,
                     rejected=rejected,
-                    rejected_source=source,
+                    rejected_source=source_name,
                     in_sft=in_sft,
                     provenance=sample.provenance,
                 )

@@ -51,14 +51,9 @@ class TeacherClient:
         if self._client is None or self._loop is not loop:
             s = self.settings
             self._loop = loop
+            # The SDK's own connection pool (up to 1000 connections) is ample for `concurrency` requests.
             self._client = openai.AsyncOpenAI(
-                base_url=s.base_url,
-                api_key=s.api_key,
-                max_retries=s.max_retries,
-                timeout=s.timeout_s,
-                http_client=httpx.AsyncClient(
-                    limits=httpx.Limits(max_connections=s.concurrency * 2), timeout=s.timeout_s
-                ),
+                base_url=s.base_url, api_key=s.api_key, max_retries=s.max_retries, timeout=s.timeout_s
             )
         return self._client
 
@@ -81,9 +76,10 @@ class TeacherClient:
     ) -> Completion:
         s = self.settings
         try:
-            resp = await self._client_for_this_loop().chat.completions.create(
+            # Plain dicts: the SDK's TypedDict overloads add nothing for a schema built at run time.
+            resp = await self._client_for_this_loop().chat.completions.create(  # type: ignore[call-overload]
                 model=s.model,
-                messages=messages,  # type: ignore[arg-type]
+                messages=messages,
                 temperature=s.temperature,
                 max_tokens=s.max_tokens,
                 seed=s.seed,

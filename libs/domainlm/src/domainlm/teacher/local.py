@@ -20,14 +20,18 @@ LOCAL_MODEL_NAME = "domainlm-tiny"
 
 
 class LocalTeacher:
-    def __init__(self, model_dir: Path, corpus: Callable[[], Iterable[str]], log_path: Path | None = None) -> None:
+    def __init__(
+        self, model_dir: Path, corpus: Callable[[], Iterable[str]], log_path: Path | None = None
+    ) -> None:
         self.model_dir, self.corpus, self.log_path = model_dir, corpus, log_path
         self._server: VllmServer | None = None
 
     def start(self, base: TeacherSettings) -> TeacherSettings:
         if not (self.model_dir / "config.json").exists():
             build_tiny_model(self.model_dir, self.corpus())
-        self._server = VllmServer(self.model_dir, LOCAL_MODEL_NAME, log_path=self.log_path, enforce_eager=True).start()
+        self._server = VllmServer(
+            self.model_dir, LOCAL_MODEL_NAME, log_path=self.log_path, enforce_eager=True
+        ).start()
         # A random model rarely closes its JSON early: give it room, and keep the 2-core server busy but
         # not swamped.
         return base.model_copy(

@@ -1,0 +1,31 @@
+"""Real parts for integration tests: a tiny local model served by the real vLLM server on CPU."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from corpus import SAMPLE_POLICY
+from domainlm.teacher import TeacherSettings
+from domainlm.tinymodel import build_tiny_model
+from domainlm.vllm_server import VllmServer
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    text = subprocess.run(
+        ["pdftotext", str(SAMPLE_POLICY), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny", [text])
+
+
+@pytest.fixture(scope="session")
+def vllm_teacher(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TeacherSettings]:
+    log = tmp_path_factory.mktemp("logs") / "vllm.log"
+    with VllmServer(tiny_model, "tiny-teacher", log_path=log, enforce_eager=True) as server:
+        yield TeacherSettings(
+            base_url=server.base_url, model="tiny-teacher", concurrency=16, max_tokens=2560, max_retries=1
+        )

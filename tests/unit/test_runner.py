@@ -1,0 +1,67 @@
+"""The one-process runner's logic with an in-memory teacher: every stage, accounting, resume."""
+
+from __future__ import annotations
+
+import json
+
+import datasets
+
+from corpus import SAMPLE_POLICY
+from domainlm.fakes import ExtractiveTeacher
+from domainlm.review import ReviewPolicy, ReviewSettings
+from domainlm.runner import PipelineRun, RunSettings
+
+
+def test_full_run_accounts_for_everything_and_resumes(tmp_path) -> None:
+    out = tmp_path / "run"
+    teacher = ExtractiveTeacher(fail_every=7, malformed_every=5)
+    result = PipelineRun([SAMPLE_POLICY], out, teacher=teacher, progress=False).run()  # type: ignore[arg-type]
+    f = result.funnel
+    assert f["extract"] == {"in": 1, "out": 1, "rejected": {}}
+    assert f["generate"]["in"] == result.counts["chunks"]
+    assert (
+        f["generate"]["rejected"]["teacher-http-503"] > 0
+        and f["generate"]["rejected"]["malformed-output"] > 0
+    )
+    assert result.counts["verified"] > 20 and result.counts["evolved"] > 0 and result.counts["pairs"] > 0
+    # Stage counts chain: what one stage passes on, the next takes in.
+    assert f["review"]["in"] == f["generate"]["out"]
+    assert f["dedup"]["in"] == f["review"]["out"] and f["evolve"]["in"] == f["dedup"]["out"] - sum(
+        1 for line in (out / "unique.jsonl").read_text().splitlines() if json.loads(line)["kind"] == "mcq"
+    )
+    sft = datasets.load_dataset("json", data_files=str(out / "export" / "sft.jsonl"), split="train")
+    dpo = datasets.load_dataset("json", data_files=str(out / "export" / "dpo.jsonl"), split="train")
+    assert len(sft) == result.counts["sft_rows"] and len(dpo) == result.counts["pairs"]
+    assert sft[0]["provenance"]["source"] == str(SAMPLE_POLICY) and sft[0]["provenance"]["pages"]
+
+    # Resume: outages are retried, everything else comes from the ledgers.
+    calls = teacher.calls
+    healthy = ExtractiveTeacher()
+    again = PipelineRun([SAMPLE_POLICY], out, teacher=healthy, progress=False).run()  # type: ignore[arg-type]
+    assert 0 < healthy.calls < calls / 3
+    assert "teacher-http-503" not in again.funnel["generate"]["rejected"]
+    assert again.counts["verified"] > result.counts["verified"]
+    # A third run makes no teacher call at all and reproduces the same funnel.
+    idle = ExtractiveTeacher()
+    third = PipelineRun([SAMPLE_POLICY], out, teacher=idle, progress=False).run()  # type: ignore[arg-type]
+    assert idle.calls == 0 and third.funnel == again.funnel
+
+
+def test_human_policy_holds_items_until_decided(tmp_path) -> None:
+    from domainlm.review import Decision, ReviewStore
+
+    out = tmp_path / "run"
+    settings = RunSettings(review=ReviewSettings(policy=ReviewPolicy.HUMAN))
+    first = PipelineRun([SAMPLE_POLICY], out, settings, teacher=ExtractiveTeacher(), progress=False).run()  # type: ignore[arg-type]
+    assert first.counts["verified"] == 0 and first.funnel["review"]["rejected"]["awaiting-review"] > 0
+    store = ReviewStore(out / "review.sqlite")
+    pending = list(store.pending())
+    store.decide(Decision(id=pending[0].id, action="approve", reviewer="kim"))
+    store.decide(
+        Decision(id=pending[1].id, action="edit", reviewer="kim", output=pending[1].output + " (검토함)")
+    )
+    store.close()
+    second = PipelineRun([SAMPLE_POLICY], out, settings, teacher=ExtractiveTeacher(), progress=False).run()  # type: ignore[arg-type]
+    assert second.counts["verified"] == 2
+    rows = [json.loads(line) for line in (out / "export" / "sft.jsonl").read_text().splitlines()]
+    assert {r["review"] for r in rows} <= {"approved", "edited"}
