@@ -35,7 +35,9 @@ def render(text: str, out: Path) -> int:
 
     footer()
     for para in text.splitlines():
-        heading = para.startswith(("제", "도메인LM")) and ("관 " in para[:5] or para.endswith(")") or "약관" in para)
+        heading = para.startswith(("제", "도메인LM")) and (
+            "관 " in para[:5] or para.endswith(")") or "약관" in para
+        )
         lines = textwrap.wrap(para, 46) or [""]
         for line in lines:
             if y < margin + leading:

@@ -24,14 +24,21 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-review_app = typer.Typer(help="The human verification store: submit, export pending, import decisions.", no_args_is_help=True)
+review_app = typer.Typer(
+    help="The human verification store: submit, export pending, import decisions.", no_args_is_help=True
+)
 app.add_typer(review_app, name="review")
 
 Output = Annotated[Path, typer.Option("--output", "-o", help="JSONL file to write")]
 Rejections = Annotated[
     Path | None, typer.Option(help="directory for <stage>.jsonl error reports [default: beside the output]")
 ]
-TeacherUrl = Annotated[str, typer.Option(envvar="DOMAINLM_TEACHER_BASE_URL", help="OpenAI-compatible base URL, e.g. http://vllm:8000/v1")]
+TeacherUrl = Annotated[
+    str,
+    typer.Option(
+        envvar="DOMAINLM_TEACHER_BASE_URL", help="OpenAI-compatible base URL, e.g. http://vllm:8000/v1"
+    ),
+]
 TeacherModel = Annotated[str, typer.Option(envvar="DOMAINLM_TEACHER_MODEL", help="served model name")]
 TeacherKey = Annotated[str, typer.Option(envvar="DOMAINLM_TEACHER_API_KEY", help="bearer token")]
 Concurrency = Annotated[int, typer.Option(help="requests in flight against the teacher")]
@@ -45,7 +52,10 @@ def _finish(funnel: Funnel, output: Path, written: int) -> None:
     funnel.close()
     for stage, row in funnel.summary().items():
         reasons = ", ".join(f"{r}={n}" for r, n in sorted(row["rejected"].items(), key=lambda kv: -kv[1]))
-        typer.echo(f"{stage}: in {row['in']}, out {row['out']}" + (f"; rejected: {reasons}" if reasons else ""), err=True)
+        typer.echo(
+            f"{stage}: in {row['in']}, out {row['out']}" + (f"; rejected: {reasons}" if reasons else ""),
+            err=True,
+        )
     typer.echo(f"wrote {written} rows to {output}", err=True)
     if funnel.report_dir and any(funnel.reasons.values()):
         typer.echo(f"rejections with reasons: {funnel.report_dir}/", err=True)
@@ -55,8 +65,12 @@ def _teacher(url: str, model: str, key: str, concurrency: int, **extra: Any):  #
     from domainlm.teacher import TeacherClient, TeacherSettings, TeacherUnavailable
 
     if not url or not model:
-        raise typer.BadParameter("give --teacher-url and --teacher-model (or DOMAINLM_TEACHER_BASE_URL/MODEL)")
-    client = TeacherClient(TeacherSettings(base_url=url, model=model, api_key=key, concurrency=concurrency, **extra))
+        raise typer.BadParameter(
+            "give --teacher-url and --teacher-model (or DOMAINLM_TEACHER_BASE_URL/MODEL)"
+        )
+    client = TeacherClient(
+        TeacherSettings(base_url=url, model=model, api_key=key, concurrency=concurrency, **extra)
+    )
     try:
         client.check_reachable()
     except TeacherUnavailable as e:
@@ -95,7 +109,9 @@ def chunk(
     output: Output,
     max_tokens: Annotated[int, typer.Option(help="upper bound per chunk, in tokens")] = 512,
     min_tokens: Annotated[int, typer.Option(help="shorter articles are merged with neighbours")] = 96,
-    tokenizer: Annotated[Path | None, typer.Option(help="tokenizer directory of the teacher [default: estimate]")] = None,
+    tokenizer: Annotated[
+        Path | None, typer.Option(help="tokenizer directory of the teacher [default: estimate]")
+    ] = None,
     rejections: Rejections = None,
 ) -> None:
     """Step 2: pages → structure-aware chunks (관/조/항/호), token-bounded, never mid-sentence."""
@@ -142,9 +158,16 @@ def dedup(
     input: Annotated[Path, typer.Option("--input", "-i", help="JSONL rows, each with an `id`")],
     output: Output,
     clusters: Annotated[Path | None, typer.Option(help="write near-duplicate clusters here")] = None,
-    index: Annotated[Path | None, typer.Option(help="persistent index directory: later batches dedup against it")] = None,
-    field: Annotated[list[str] | None, typer.Option(help="fields whose text is compared [default: instruction+output, else text]")] = None,
-    threshold: Annotated[float, typer.Option(help="character n-gram Jaccard that makes a near-duplicate")] = 0.5,
+    index: Annotated[
+        Path | None, typer.Option(help="persistent index directory: later batches dedup against it")
+    ] = None,
+    field: Annotated[
+        list[str] | None,
+        typer.Option(help="fields whose text is compared [default: instruction+output, else text]"),
+    ] = None,
+    threshold: Annotated[
+        float, typer.Option(help="character n-gram Jaccard that makes a near-duplicate")
+    ] = 0.5,
     ngram: Annotated[int, typer.Option(help="characters per shingle")] = 5,
     rejections: Rejections = None,
 ) -> None:
@@ -173,7 +196,9 @@ def evolve(
     concurrency: Concurrency = 32,
     depth: Annotated[int, typer.Option(help="rounds of evolution")] = 1,
     per_sample: Annotated[int, typer.Option(help="evolutions per sample per round")] = 1,
-    op: Annotated[list[str] | None, typer.Option(help="deepening, broadening, reasoning, complexifying")] = None,
+    op: Annotated[
+        list[str] | None, typer.Option(help="deepening, broadening, reasoning, complexifying")
+    ] = None,
     rejections: Rejections = None,
 ) -> None:
     """Step 6: Evol-Instruct; every evolution stays answerable from its source chunk. Dedup the output again."""
@@ -187,7 +212,9 @@ def evolve(
     settings = EvolveSettings(ops=op or list(EVOLUTION_OPS), depth=depth, per_sample=per_sample)
     evolver = InstructionEvolver(teacher, by_id, settings)
     samples = [s for s in _samples(input) if s.is_verified]
-    _finish(funnel, output, write_rows(output, tqdm(evolver.run(samples, funnel), desc="evolve", unit="item")))
+    _finish(
+        funnel, output, write_rows(output, tqdm(evolver.run(samples, funnel), desc="evolve", unit="item"))
+    )
 
 
 @app.command()
@@ -243,7 +270,9 @@ def review_submit(
 @review_app.command("export")
 def review_export(
     store: Annotated[Path, typer.Option(help="review.sqlite")],
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="pending items as JSONL [default: stdout]")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="pending items as JSONL [default: stdout]")
+    ] = None,
     state: Annotated[str, typer.Option(help="pending | approved | edited | rejected | verified")] = "pending",
 ) -> None:
     """Export items for reviewers. Each row is a Sample; answer with decisions (see `review import`)."""
@@ -264,7 +293,14 @@ def review_export(
 @review_app.command("import")
 def review_import(
     store: Annotated[Path, typer.Option(help="review.sqlite")],
-    input: Annotated[Path, typer.Option("--input", "-i", help='decisions JSONL: {"id", "action": approve|edit|reject, "reviewer", "note", "instruction", "output"}')],
+    input: Annotated[
+        Path,
+        typer.Option(
+            "--input",
+            "-i",
+            help='decisions JSONL: {"id", "action": approve|edit|reject, "reviewer", "note", "instruction", "output"}',
+        ),
+    ],
 ) -> None:
     """Apply reviewers' decisions. A bad row is reported and skipped; the rest are applied."""
     from pydantic import ValidationError
@@ -322,7 +358,9 @@ def run(
         raise typer.BadParameter("give both --teacher-url and --teacher-model, or neither (a local teacher)")
     settings = RunSettings(
         chunk=ChunkSettings(max_tokens=max_tokens),
-        teacher=TeacherSettings(base_url=teacher_url, model=teacher_model, api_key=teacher_key, concurrency=concurrency),
+        teacher=TeacherSettings(
+            base_url=teacher_url, model=teacher_model, api_key=teacher_key, concurrency=concurrency
+        ),
         review=ReviewSettings(policy=ReviewPolicy(policy), sample_share=sample_share),
         evolve=EvolveSettings(depth=evolve_depth),
         pairs=PairSettings(sft_overlap=sft_overlap),
@@ -342,7 +380,9 @@ def run(
 @app.command("tiny-model")
 def tiny_model(
     output: Annotated[Path, typer.Option("--output", "-o", help="model directory to write")],
-    corpus: Annotated[list[Path] | None, typer.Option(help="text or pages.jsonl files to train the tokenizer on")] = None,
+    corpus: Annotated[
+        list[Path] | None, typer.Option(help="text or pages.jsonl files to train the tokenizer on")
+    ] = None,
     vocab: Annotated[int, typer.Option(help="tokenizer vocabulary size")] = 4000,
 ) -> None:
     """Build a tiny Llama locally (random weights, real tokenizer and chat template) for tests and demos."""

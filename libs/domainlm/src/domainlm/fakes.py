@@ -46,7 +46,9 @@ class ExtractiveTeacher:
     def check_reachable(self) -> None:
         return None
 
-    async def complete_json(self, messages: list[dict[str, str]], schema: dict[str, Any], schema_name: str) -> Completion:
+    async def complete_json(
+        self, messages: list[dict[str, str]], schema: dict[str, Any], schema_name: str
+    ) -> Completion:
         self.calls += 1
         if self.fail_every and self.calls % self.fail_every == 0:
             raise TeacherError("teacher-http-503", "fake outage")
@@ -56,16 +58,31 @@ class ExtractiveTeacher:
         sentences = _sentences(user) or ["이 조항에는 문장이 없습니다."]
         if schema_name.startswith("evolve"):
             answer = sentences[len(sentences) // 2]
-            item = {"question": f"다음 내용을 약관에 근거해 자세히 설명하세요: {answer[:20]}", "answer": answer, "evidence": answer}
+            item = {
+                "question": f"다음 내용을 약관에 근거해 자세히 설명하세요: {answer[:20]}",
+                "answer": answer,
+                "evidence": answer,
+            }
             return Completion(json.dumps(item, ensure_ascii=False), "stop", 50)
         props = schema["properties"]
         n_qa, n_mcq = props["qa"]["maxItems"], props["mcq"]["maxItems"]
         qa = [
-            {"question": f"약관에서 다음 내용은 어떻게 정해져 있습니까? ({s[:12]})", "answer": s, "evidence": s}
+            {
+                "question": f"약관에서 다음 내용은 어떻게 정해져 있습니까? ({s[:12]})",
+                "answer": s,
+                "evidence": s,
+            }
             for s in sentences[:n_qa]
         ]
         mcq = []
         for i, s in enumerate(sentences[:n_mcq]):
             choices = [_negate(s, i), s[:80], _negate(s, i + 1), _negate(s, i + 2)]
-            mcq.append({"question": f"다음 중 약관의 내용으로 옳은 것은? ({i + 1})", "choices": choices, "answer_index": 1, "evidence": s})
+            mcq.append(
+                {
+                    "question": f"다음 중 약관의 내용으로 옳은 것은? ({i + 1})",
+                    "choices": choices,
+                    "answer_index": 1,
+                    "evidence": s,
+                }
+            )
         return Completion(json.dumps({"qa": qa, "mcq": mcq}, ensure_ascii=False), "stop", 100)
