@@ -17,4 +17,6 @@ class TeacherSettings(BaseSettings):
     timeout_s: float = Field(300.0, description="per-request timeout")
     temperature: float = Field(0.7, ge=0.0, le=2.0)
     max_tokens: int = Field(1536, description="completion budget per request")
-    seed: int | None = Field(None, description="sampling seed, for reproducible runs where supported")
+    seed: int | None = Field(
+        None, description="sampling seed where supported (not on vLLM CPU 0.32: it crashes the worker)"
+    )
