@@ -33,7 +33,8 @@ class BandedLsh:
         """Per sketch, the key of each band: its values as big-endian bytes, as datasketch makes them."""
         width = self.bands * self.rows
         big = np.ascontiguousarray(sigs[:, :width], dtype=">u4")
-        return big.view(f"V{4 * self.rows}").tolist()  # type: ignore[no-any-return]
+        keys: list[list[bytes]] = big.view(f"V{4 * self.rows}").tolist()
+        return keys
 
     def query(self, keys: list[bytes], sig: U32) -> set[Hashable]:
         if not self.direct:

@@ -23,6 +23,7 @@ import numpy.typing as npt
 from domainlm.dedup.bands import BandedLsh
 from domainlm.dedup.config import MinhashConfig
 from domainlm.dedup.normalise import normalise_many, shingle_hashes
+from domainlm.dedup.sets import intersection, unique_per_row
 from domainlm.dedup.sketch import signatures
 
 U32 = npt.NDArray[np.uint32]
@@ -67,28 +68,36 @@ class NearDuplicateIndex:
         """Checks each row against the index and the rows before it, and keeps it if it is new.
 
         Returns, per row, the kept row it duplicates, or None when the row is kept. A key the index
-        already holds (a redelivered or resumed row) comes back as None and is not inserted again.
+        already holds (a redelivered or resumed row) comes back as None and is not inserted again; a
+        key repeated within the batch gets the answer of its first occurrence.
         """
         if len(keys) != len(texts):
             raise ValueError(f"{len(keys)} keys for {len(texts)} texts")
         out: list[Match | None] = [None] * len(keys)
-        fresh = [i for i, k in enumerate(keys) if k not in self._ids]
-        fresh = list({keys[i]: i for i in reversed(fresh)}.values())[::-1]  # first of each key in the batch
+        first: dict[str, int] = {}
+        for i, key in enumerate(keys):
+            if key not in self._ids:
+                first.setdefault(key, i)
+        fresh = list(first.values())
         sets, sigs = self._sketch([texts[i] for i in fresh])
         bands = self._lsh.band_keys(sigs)
+        query, insert = self._lsh.query, self._lsh.insert
         kept_rows = []
         for j, i in enumerate(fresh):
-            match = self._best(sets[j], self._lsh.query(bands[j], sigs[j]))
+            found = query(bands[j], sigs[j])
+            match = self._best(sets[j], found) if found else None
             if match is not None:
                 out[i] = match
                 continue
-            self._lsh.insert(len(self._keys), bands[j], sigs[j])
+            insert(len(self._keys), bands[j], sigs[j])
             self._ids[keys[i]] = len(self._keys)
             self._keys.append(keys[i])
             self._sets.append(sets[j])
             kept_rows.append(j)
         if kept_rows:
             self._sigs.append(sigs[kept_rows])
+        if len(first) < len(keys):
+            out = [out[first[k]] if k in first else m for k, m in zip(keys, out, strict=True)]
         return out
 
     def lookup(self, texts: Sequence[str]) -> list[Match | None]:
@@ -127,13 +136,7 @@ class NearDuplicateIndex:
         if not texts:
             return [], np.empty((0, self.config.num_perm), np.uint32)
         hashes, counts = shingle_hashes(normalise_many(texts), self.config.ngram)
-        # Sort within each text at once: the row number goes in the high 32 bits of one int64 key.
-        rows = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
-        combined = (rows << 32) | hashes.astype(np.int64)
-        combined.sort()  # np.unique hashes instead of sorting, and that is several times slower here
-        combined = combined[np.concatenate(([True], combined[1:] != combined[:-1]))]
-        unique = (combined & 0xFFFFFFFF).astype(np.uint32)
-        ucounts = np.bincount(combined >> 32, minlength=len(counts)).astype(np.int64)
+        unique, ucounts = unique_per_row(hashes, counts)
         sigs = signatures(unique, ucounts, self.config.num_perm, self.config.seed)
         return np.split(unique, np.cumsum(ucounts)[:-1]), sigs
 
@@ -143,7 +146,7 @@ class NearDuplicateIndex:
         for c in candidates:
             assert isinstance(c, int)
             other = self._sets[c]
-            shared = _intersection(shingles, other)
+            shared = intersection(shingles, other)
             sim = shared / (len(shingles) + len(other) - shared)
             if sim >= self.config.threshold and (best is None or sim > best.similarity):
                 best = Match(self._keys[c], round(sim, 4))
@@ -169,15 +172,6 @@ class NearDuplicateIndex:
         self._sigs = [sigs]
         for i, (sig, bands) in enumerate(zip(sigs, self._lsh.band_keys(sigs), strict=True)):
             self._lsh.insert(i, bands, sig)
-
-
-def _intersection(a: U32, b: U32) -> int:
-    """Size of the intersection of two sorted arrays of unique values."""
-    if len(a) > len(b):
-        a, b = b, a
-    pos = np.searchsorted(b, a)
-    pos[pos == len(b)] = 0
-    return int(np.count_nonzero(b[pos] == a))
 
 
 def _utf8(text: str) -> npt.NDArray[np.uint8]:

@@ -33,7 +33,9 @@ _SENTENCE_END = re.compile(r"(?<=[다요음함임]\.)\s+")
 _CLAUSE_SPLIT = re.compile(r"(?<=[다요음함임]\.)\s+|(?<=,)\s+")
 _HEADING = re.compile(r"제\s*\d+\s*조\s*\([^()\n]{2,30}\)")
 # A particle after a noun; the excluded syllables end verbs and adverbs (하는, 있는, 또는, 않은, 때에는).
-_PARTICLE = re.compile(r"(?<=[가-힣])(?<![또있않받하없되였었같입남함할될에])(으로|에서|에게|은|는|이|가|을|를|와|과|로)(?=[\s,.])")
+_PARTICLE = re.compile(
+    r"(?<=[가-힣])(?<![또있않받하없되였었같입남함할될에])(으로|에서|에게|은|는|이|가|을|를|와|과|로)(?=[\s,.])"
+)
 _SWAP = {"은": "는", "는": "은", "이": "가", "가": "이", "을": "를", "를": "을", "와": "과", "과": "와"}
 _SWAP |= {"으로": "로", "로": "으로", "에서": "에", "에게": "한테"}
 _PREFIXES = ["참고: ", "다음 내용을 확인하세요. ", "[약관 발췌] ", "Q. ", "※ ", "요약하면, ", "답변: "]
@@ -137,14 +139,24 @@ def build_labelled(
     boiled_kept = sum(1 for i in keep[: len(originals)] if i < len(boiled))
     dropped = len(texts) - len(keep)
 
-    out = [{"id": f"o{i:05d}", "text": t, "cluster": f"o{i:05d}", "edit": "original"} for i, t in enumerate(originals)]
+    out = [
+        {"id": f"o{i:05d}", "text": t, "cluster": f"o{i:05d}", "edit": "original"}
+        for i, t in enumerate(originals)
+    ]
     # Copies go to originals in skewed numbers: most get none or one, a few get many.
     weights = [rng.expovariate(1.0) for _ in originals]
     copies: Counter[int] = Counter()
     for origin in rng.choices(range(len(originals)), weights=weights, k=max(0, rows - len(originals))):
         copies[origin] += 1
         text, edit = _near_copy(originals[origin], rng)
-        out.append({"id": f"o{origin:05d}-c{copies[origin]}", "text": text, "cluster": f"o{origin:05d}", "edit": edit})
+        out.append(
+            {
+                "id": f"o{origin:05d}-c{copies[origin]}",
+                "text": text,
+                "cluster": f"o{origin:05d}",
+                "edit": edit,
+            }
+        )
     rng.shuffle(out)
     return LabelledSet(out, len(originals), dropped_similar=dropped, boilerplate=boiled_kept)
 
@@ -187,7 +199,8 @@ def _distinct(texts: list[str], ngram: int, below: float) -> list[int]:
     Exact, over all pairs: a sparse text x shingle matrix times its transpose counts shared shingles.
     """
     vocab: dict[str, int] = {}
-    indptr, indices = [0], []
+    indptr: list[int] = [0]
+    indices: list[int] = []
     for t in texts:
         indices.extend(vocab.setdefault(s, len(vocab)) for s in shingles(normalise(t), ngram))
         indptr.append(len(indices))
