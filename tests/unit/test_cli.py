@@ -25,7 +25,7 @@ def make_samples(n: int) -> list[Sample]:
             answer_index=0,
             provenance=prov,
             scores={"answer_support": 0.9},
-        )  # fmt: skip
+        )
         for i in range(n)
     ]
 
