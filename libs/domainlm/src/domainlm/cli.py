@@ -175,7 +175,7 @@ def dedup(
     from domainlm.dedup import MinhashConfig, NearDuplicateIndex, dedup_rows
 
     funnel = _funnel(output, rejections)
-    idx = NearDuplicateIndex(MinhashConfig(threshold=threshold, ngram=ngram), index)  # type: ignore[call-arg]
+    idx = NearDuplicateIndex(MinhashConfig(threshold=threshold, ngram=ngram), index)
     found: dict[str, list[dict[str, Any]]] = {}
     written = write_rows(output, dedup_rows(read_rows(input), idx, field, funnel, clusters=found))
     if index is not None:

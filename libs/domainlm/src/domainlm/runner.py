@@ -75,7 +75,7 @@ class RunSettings(BaseModel):
     teacher: TeacherSettings = Field(default_factory=TeacherSettings)
     generate: GenerateSettings = Field(default_factory=GenerateSettings)
     review: ReviewSettings = Field(default_factory=ReviewSettings)
-    dedup: MinhashConfig = Field(default_factory=MinhashConfig)  # type: ignore[arg-type]
+    dedup: MinhashConfig = Field(default_factory=MinhashConfig)
     evolve: EvolveSettings = Field(default_factory=EvolveSettings)
     pairs: PairSettings = Field(default_factory=PairSettings)
     system_prompt: str = Field("", description="system turn prepended to every exported conversation")
