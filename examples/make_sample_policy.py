@@ -1,4 +1,7 @@
-"""Renders sample-policy.txt (written by the project) into the demo PDF with a real text layer.
+"""Renders the project's own sample policy into the demo PDFs.
+
+sample-policy.txt becomes a PDF with a real text layer; sample-rider.txt becomes an image-only PDF that
+looks like a poor office scan (blur, skew, noise, JPEG), so the demo exercises OCR too.
 
     .venv/bin/python examples/make_sample_policy.py
 
@@ -53,7 +56,12 @@ def render(text: str, out: Path) -> int:
 
 
 if __name__ == "__main__":
+    from domainlm.extract.scans import scanned_pdf
+
     out = HERE / "sample-policy" / "domainlm-sample-policy.pdf"
     out.parent.mkdir(exist_ok=True)
     pages = render((HERE / "sample-policy.txt").read_text(encoding="utf-8"), out)
     print(f"wrote {out} ({pages} pages)")
+    scan = HERE / "sample-policy" / "domainlm-sample-rider-scan.pdf"
+    refs = scanned_pdf((HERE / "sample-rider.txt").read_text(encoding="utf-8"), scan, seed=7)
+    print(f"wrote {scan} ({len(refs)} scanned page(s), no text layer)")
