@@ -92,7 +92,7 @@ class NearDuplicateIndex:
             insert(len(self._keys), bands[j], sigs[j])
             self._ids[keys[i]] = len(self._keys)
             self._keys.append(keys[i])
-            self._sets.append(sets[j])
+            self._sets.append(sets[j].copy())  # a view would pin its whole batch block
             kept_rows.append(j)
         if kept_rows:
             self._sigs.append(sigs[kept_rows])
@@ -136,9 +136,9 @@ class NearDuplicateIndex:
         if not texts:
             return [], np.empty((0, self.config.num_perm), np.uint32)
         hashes, counts = shingle_hashes(normalise_many(texts), self.config.ngram)
-        unique, ucounts = unique_per_row(hashes, counts)
-        sigs = signatures(unique, ucounts, self.config.num_perm, self.config.seed)
-        return np.split(unique, np.cumsum(ucounts)[:-1]), sigs
+        # A repeated shingle cannot change a minimum, so the raw hashes give the same signatures.
+        sigs = signatures(hashes, counts, self.config.num_perm, self.config.seed)
+        return unique_per_row(hashes, counts), sigs
 
     def _best(self, shingles: U32, candidates: Iterable[Hashable]) -> Match | None:
         """The most similar candidate at or above the threshold, by exact Jaccard."""

@@ -9,42 +9,39 @@ U32 = npt.NDArray[np.uint32]
 I64 = npt.NDArray[np.int64]
 
 _FILL = np.uint32(0xFFFFFFFF)
+_EMPTY = np.empty(0, dtype=np.uint32)
 _MIN_WIDTH = 16
 
 
-def unique_per_row(hashes: U32, counts: I64) -> tuple[U32, I64]:
-    """Sorts and deduplicates each text's hashes: ``counts[i]`` consecutive ``hashes`` are text i.
+def unique_per_row(hashes: U32, counts: I64) -> list[U32]:
+    """Each text's hashes, sorted and deduplicated: ``counts[i]`` consecutive ``hashes`` are text i.
 
-    Returns the flat sorted, unique values and the new count per text. Rows are sorted in padded 2-D
-    blocks of similar length (widths are powers of two), because numpy sorts many short rows with SIMD
-    several times faster than one long array of (row, hash) pairs.
+    Rows are sorted in padded 2-D blocks of similar length (widths are powers of two): numpy sorts many
+    short rows with SIMD several times faster than one long array of (row, hash) pairs. The arrays are
+    views of those blocks: copy one that is kept for long.
     """
-    total = len(hashes)
     starts = np.cumsum(counts) - counts
-    rows = np.repeat(np.arange(len(counts)), counts)
-    cols = np.arange(total) - starts[rows]
     widths = np.maximum(_MIN_WIDTH, 1 << np.ceil(np.log2(np.maximum(counts, 1))).astype(np.int64))
-    blocks = []
-    ucounts = np.zeros(len(counts), dtype=np.int64)
+    out: list[U32] = [_EMPTY] * len(counts)
     for width in np.unique(widths).tolist():
         members = np.flatnonzero(widths == width)
-        local = np.full(len(counts), -1, dtype=np.int64)
-        local[members] = np.arange(len(members))
-        at = local[rows] >= 0
+        n = counts[members]
+        row = np.repeat(np.arange(len(members)), n)
+        col = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
         block = np.full((len(members), width), _FILL, dtype=np.uint32)
-        block[local[rows[at]], cols[at]] = hashes[at]
+        block[row, col] = hashes[np.repeat(starts[members], n) + col]
         block.sort(axis=1)
-        # First of each run of equal values, inside the row's own length (the fill sorts last).
-        keep = np.arange(width) < counts[members, None]
-        keep[:, 1:] &= block[:, 1:] != block[:, :-1]
-        ucounts[members] = keep.sum(axis=1)
-        blocks.append((members, block, keep))
-    out = np.empty(int(ucounts.sum()), dtype=np.uint32)
-    offsets = np.cumsum(ucounts) - ucounts
-    for members, block, keep in blocks:
-        rank = np.cumsum(keep, axis=1) - 1
-        out[(offsets[members, None] + rank)[keep]] = block[keep]
-    return out, ucounts
+        # Repeats become fill and a second sort moves them behind the row's unique values. A real
+        # hash equal to the fill value survives: it is kept by position, not by value.
+        repeat = np.zeros_like(block, dtype=np.bool_)
+        repeat[:, 1:] = block[:, 1:] == block[:, :-1]
+        inside = np.arange(width) < n[:, None]
+        unique = (inside & ~repeat).sum(axis=1)
+        block[repeat] = _FILL
+        block.sort(axis=1)
+        for local, (i, k) in enumerate(zip(members.tolist(), unique.tolist(), strict=True)):
+            out[i] = block[local, :k]
+    return out
 
 
 def intersection(a: U32, b: U32) -> int:
