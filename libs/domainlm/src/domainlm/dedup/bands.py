@@ -10,8 +10,6 @@ them differ, every call goes through the public ``query``/``insert`` instead (sl
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-
 import numpy as np
 import numpy.typing as npt
 from datasketch import MinHashLSH
@@ -19,10 +17,12 @@ from datasketch import MinHashLSH
 from domainlm.dedup.sketch import lean_minhash
 
 U32 = npt.NDArray[np.uint32]
-_PROBE = "\0probe"
+_PROBE = -1  # row ids are never negative
 
 
 class BandedLsh:
+    """A MinHashLSH whose keys are row numbers; query and insert take precomputed band keys."""
+
     def __init__(self, num_perm: int, bands: int, rows: int, seed: int) -> None:
         self.lsh = MinHashLSH(num_perm=num_perm, params=(bands, rows))
         self.bands, self.rows, self.seed = bands, rows, seed
@@ -36,17 +36,17 @@ class BandedLsh:
         keys: list[list[bytes]] = big.view(f"V{4 * self.rows}").tolist()
         return keys
 
-    def query(self, keys: list[bytes], sig: U32) -> set[Hashable]:
+    def query(self, keys: list[bytes], sig: U32) -> set[int]:
         if not self.direct:
             return set(self.lsh.query(lean_minhash(sig, self.seed)))
-        found: set[Hashable] = set()
+        found: set[int] = set()
         for get, key in zip(self._gets, keys, strict=True):
             hit = get(key)
             if hit:
                 found |= hit
         return found
 
-    def insert(self, key: Hashable, keys: list[bytes], sig: U32) -> None:
+    def insert(self, key: int, keys: list[bytes], sig: U32) -> None:
         if not self.direct:
             self.lsh.insert(key, lean_minhash(sig, self.seed), check_duplication=False)
             return

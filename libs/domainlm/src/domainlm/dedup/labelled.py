@@ -17,7 +17,7 @@ import re
 import subprocess
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +50,8 @@ class LabelledSet:
 
     rows: list[dict[str, Any]]
     originals: int
-    dropped_similar: int = field(default=0, metadata={"doc": "passages dropped as too close to another"})
-    boilerplate: int = field(default=0, metadata={"doc": "originals that share a heading and lead-in"})
+    dropped_similar: int = 0  # passages dropped as too close to an earlier one
+    boilerplate: int = 0  # originals that open with a heading and lead-in shared with others
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,8 @@ def build_labelled(
 ) -> LabelledSet:
     """About ``rows`` labelled rows: distinct originals taken from ``source`` passages, plus edited copies.
 
-    Deterministic for a given ``seed``. Fewer rows come back only when ``source`` has too few passages.
+    Deterministic for a given ``seed``. When ``source`` has too few distinct passages, fewer originals
+    get more copies each.
     """
     rng = random.Random(seed)
     pool = list(dict.fromkeys(source))
@@ -132,7 +133,7 @@ def build_labelled(
     candidates = pool[: int(want * 1.5) + 10]
     n_boiler = int(len(candidates) * boilerplate_share)
     texts, boiler = candidates[n_boiler:], candidates[:n_boiler]
-    boiled = _share_boilerplate(boiler, headings, rng)
+    boiled = _share_boilerplate(boiler, headings, pool[len(candidates) :] or pool, rng)
     texts = boiled + texts
     keep = _distinct(texts, ngram, distinct_below)
     originals = [texts[i] for i in keep][:want]
@@ -181,13 +182,21 @@ def _paragraphs(text: str) -> Iterable[str]:
         yield " ".join(lines)
 
 
-def _share_boilerplate(texts: list[str], headings: list[str], rng: random.Random) -> list[str]:
-    """Groups of 2-4 passages behind one article heading and lead-in: distinct items, similar openings."""
+def _share_boilerplate(
+    texts: list[str], headings: list[str], fillers: list[str], rng: random.Random
+) -> list[str]:
+    """Groups of 2-4 passages behind one article heading and lead-in: distinct items, similar openings.
+
+    Half the groups also share 40-100 characters of another passage, so that some pairs come close to
+    the distinctness limit (the closest ones are then dropped by it): the hard case for a dedup.
+    """
     out: list[str] = []
     i = 0
     while i < len(texts):
         k = rng.randint(2, 4)
         lead = rng.choice(headings) + rng.choice(_LEADS)
+        if rng.random() < 0.5:
+            lead += rng.choice(fillers)[: rng.randint(40, 100)] + " "
         out.extend(lead + t for t in texts[i : i + k])
         i += k
     return out
