@@ -16,7 +16,7 @@ import random
 import re
 import subprocess
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,24 +24,15 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from domainlm.dedup.edits import near_copy
 from domainlm.dedup.normalise import normalise, shingles
 
 _PAGE_NUMBER = re.compile(r"^\s*[-–]?\s*\d+\s*[-–]?\s*$")
 # Where a clause of a policy starts: 제N조, circled numbers, "1.", "가.", "1)".
 _ITEM_START = re.compile(r"^\s*(제\s*\d+\s*조|[①-⑳]|\d{1,2}\.\s|[가-하]\.\s|\d{1,2}\)\s)")
 _SENTENCE_END = re.compile(r"(?<=[다요음함임]\.)\s+")
-_CLAUSE_SPLIT = re.compile(r"(?<=[다요음함임]\.)\s+|(?<=,)\s+")
 _HEADING = re.compile(r"제\s*\d+\s*조\s*\([^()\n]{2,30}\)")
-# A particle after a noun; the excluded syllables end verbs and adverbs (하는, 있는, 또는, 않은, 때에는).
-_PARTICLE = re.compile(
-    r"(?<=[가-힣])(?<![또있않받하없되였었같입남함할될에])(으로|에서|에게|은|는|이|가|을|를|와|과|로)(?=[\s,.])"
-)
-_SWAP = {"은": "는", "는": "은", "이": "가", "가": "이", "을": "를", "를": "을", "와": "과", "과": "와"}
-_SWAP |= {"으로": "로", "로": "으로", "에서": "에", "에게": "한테"}
-_PREFIXES = ["참고: ", "다음 내용을 확인하세요. ", "[약관 발췌] ", "Q. ", "※ ", "요약하면, ", "답변: "]
-_SUFFIXES = [" 자세한 내용은 약관을 참조하세요.", " (끝)", " 이상입니다.", " 감사합니다.", " [출처: 약관]"]
 _LEADS = ["에 관한 설명입니다. ", "에 따르면 다음과 같습니다. ", "의 내용을 읽고 답하세요. ", " 관련 조항: "]
-_PUNCT_SWAPS = [(".", "。"), (",", "、"), ("(", "["), (")", "]"), (".", ""), (",", ""), (" ", ", ")]
 
 
 @dataclass
@@ -149,7 +140,7 @@ def build_labelled(
     copies: Counter[int] = Counter()
     for origin in rng.choices(range(len(originals)), weights=weights, k=max(0, rows - len(originals))):
         copies[origin] += 1
-        text, edit = _near_copy(originals[origin], rng)
+        text, edit = near_copy(originals[origin], rng)
         out.append(
             {
                 "id": f"o{origin:05d}-c{copies[origin]}",
@@ -227,92 +218,3 @@ def _distinct(texts: list[str], ngram: int, below: float) -> list[int]:
         if not any(a in kept for a in conflicts.get(i, ())):
             kept.add(i)
     return sorted(kept)
-
-
-# -- the known edits ------------------------------------------------------------------------------
-
-
-def _chars(text: str, rng: random.Random) -> str:
-    """Typos: deletions, insertions and substitutions of 1-4% of the characters."""
-    chars = list(text)
-    for _ in range(max(1, round(len(text) * rng.uniform(0.01, 0.04)))):
-        pos = rng.randrange(len(chars))
-        op = rng.random()
-        if op < 1 / 3 and len(chars) > 1:
-            del chars[pos]
-        elif op < 2 / 3:
-            chars.insert(pos, rng.choice(text))
-        else:
-            chars[pos] = rng.choice(text)
-    return "".join(chars)
-
-
-def _spacing(text: str, rng: random.Random) -> str:
-    words = text.split(" ")
-    joined = "".join(w + (" " if rng.random() < 0.5 else "") for w in words).strip()
-    return "".join(c + (" " if rng.random() < 0.05 else "") for c in joined)
-
-
-def _punctuation(text: str, rng: random.Random) -> str:
-    for old, new in rng.sample(_PUNCT_SWAPS, 3):
-        text = text.replace(old, new, rng.randint(1, 3))
-    return text + rng.choice(["", ".", "!", "?", " …"])
-
-
-def _particles(text: str, rng: random.Random) -> str:
-    spots = list(_PARTICLE.finditer(text))
-    for m in sorted(rng.sample(spots, min(len(spots), rng.randint(1, 3))), key=lambda m: -m.start()):
-        text = text[: m.start()] + _SWAP[m.group()] + text[m.end() :]
-    return text
-
-
-def _prefix(text: str, rng: random.Random) -> str:
-    return rng.choice(_PREFIXES) + text
-
-
-def _suffix(text: str, rng: random.Random) -> str:
-    return text + rng.choice(_SUFFIXES)
-
-
-def _reorder(text: str, rng: random.Random) -> str:
-    parts = [p for p in _CLAUSE_SPLIT.split(text) if p]
-    if len(parts) < 2:  # one clause: swap its halves at a space
-        spaces = [i for i, c in enumerate(text) if c == " "]
-        if not spaces:
-            return text
-        cut = spaces[len(spaces) // 2]
-        return f"{text[cut + 1 :]} {text[:cut]}"
-    i = rng.randrange(len(parts) - 1)
-    parts[i], parts[i + 1] = parts[i + 1], parts[i]
-    return " ".join(parts)
-
-
-def _truncate(text: str, rng: random.Random) -> str:
-    return text[: len(text) - max(1, int(len(text) * rng.uniform(0.02, 0.1)))]
-
-
-_EDITS: dict[str, tuple[Callable[[str, random.Random], str], float]] = {
-    "chars": (_chars, 3.0),
-    "spacing": (_spacing, 1.5),
-    "punctuation": (_punctuation, 1.5),
-    "particles": (_particles, 1.5),
-    "prefix": (_prefix, 1.0),
-    "suffix": (_suffix, 1.0),
-    "reorder": (_reorder, 1.0),
-    "truncate": (_truncate, 1.0),
-}
-
-
-def _near_copy(text: str, rng: random.Random) -> tuple[str, str]:
-    """An edited copy and the names of its edits ("exact" for an unchanged copy)."""
-    if rng.random() < 0.05:
-        return text, "exact"
-    names = list(_EDITS)
-    ops = rng.sample(names, k=rng.choice([1, 1, 1, 2, 2, 3]), counts=[int(_EDITS[n][1] * 2) for n in names])
-    ops = list(dict.fromkeys(ops))
-    copy = text
-    for op in ops:
-        copy = _EDITS[op][0](copy, rng)
-    if copy == text:  # e.g. no particle to swap: a typo makes it a real edit
-        copy, ops = _chars(copy, rng), [*ops, "chars"]
-    return copy, "+".join(ops)
