@@ -19,8 +19,9 @@ _SENTENCE = re.compile(r"[^.!?\n]{12,}?(?:다\.|요\.)")
 
 
 def _sentences(prompt: str) -> list[str]:
-    # The excerpt follows the "[발췌문]" marker in the generate and evolve templates.
-    body = prompt.split("[발췌문]", 1)[-1]
+    # The excerpt follows the "[발췌문]" marker in the generate and evolve templates and ends at the
+    # first blank line, where the instructions begin.
+    body = prompt.split("[발췌문]", 1)[-1].strip("\n").split("\n\n", 1)[0]
     return [s.strip() for s in _SENTENCE.findall(body)]
 
 
