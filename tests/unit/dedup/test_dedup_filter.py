@@ -61,9 +61,9 @@ def test_rejections_name_the_kept_row(tmp_path) -> None:
     assert '"record_id":"s3"' in report and "duplicate of s1 (similarity 1.00)" in report
 
 
-def test_sample_text_includes_choices() -> None:
-    mcq = sample("m", "다음 중 맞는 것은?", "2번", choices=["1번 보기", "2번 보기"], answer_index=1)
-    assert sample_text(mcq) == "다음 중 맞는 것은?\n1번 보기\n2번 보기\n2번"
+def test_sample_text_leaves_out_distractors() -> None:
+    mcq = sample("m", "다음 중 맞는 것은?", "2번 보기", choices=["1번 보기", "2번 보기"], answer_index=1)
+    assert sample_text(mcq) == "다음 중 맞는 것은?\n2번 보기"
 
 
 def test_row_text_fields() -> None:

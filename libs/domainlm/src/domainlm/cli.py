@@ -166,16 +166,18 @@ def dedup(
         typer.Option(help="fields whose text is compared [default: instruction+output, else text]"),
     ] = None,
     threshold: Annotated[
-        float, typer.Option(help="character n-gram Jaccard that makes a near-duplicate")
-    ] = 0.5,
-    ngram: Annotated[int, typer.Option(help="characters per shingle")] = 5,
+        float | None, typer.Option(help="character n-gram Jaccard that makes a near-duplicate [default: 0.5]")
+    ] = None,
+    ngram: Annotated[int | None, typer.Option(help="characters per shingle [default: 4]")] = None,
     rejections: Rejections = None,
 ) -> None:
     """Step 5: keep one row per near-duplicate cluster (MinHash LSH, verified pairs)."""
     from domainlm.dedup import MinhashConfig, NearDuplicateIndex, dedup_rows
 
     funnel = _funnel(output, rejections)
-    idx = NearDuplicateIndex(MinhashConfig(threshold=threshold, ngram=ngram), index)
+    # Unset options keep the config's defaults, so CLI and runner build interchangeable indexes.
+    given = {"threshold": threshold, "ngram": ngram}
+    idx = NearDuplicateIndex(MinhashConfig(**{k: v for k, v in given.items() if v is not None}), index)
     found: dict[str, list[dict[str, Any]]] = {}
     written = write_rows(output, dedup_rows(read_rows(input), idx, field, funnel, clusters=found))
     if index is not None:

@@ -47,6 +47,7 @@ from domainlm.teacher.client import Completion
 from domainlm.teacher.local import LocalTeacher
 
 T = TypeVar("T")
+STAGES = ("extract", "chunk", "generate", "review", "dedup", "evolve", "dedup-evolved", "pairs")
 
 
 class _LazyTeacher:
@@ -256,6 +257,8 @@ class PipelineRun:
             self.funnel.close()
 
     def _run(self, start: float) -> RunResult:
+        for stage in STAGES:  # every stage shows in the report, in order, even one that saw nothing
+            self.funnel.saw(stage, 0)
         pages = self.extract()
         chunks = self.chunk(pages)
         samples = self.generate(chunks)

@@ -29,8 +29,12 @@ DEFAULT_FIELDS: tuple[tuple[str, ...], ...] = (
 
 
 def sample_text(sample: Sample) -> str:
-    """What two Samples are compared on: the instruction, the choices of an MCQ, and the answer."""
-    return "\n".join([sample.instruction, *(sample.choices or []), sample.output])
+    """What two Samples are compared on: the instruction and the answer.
+
+    An MCQ's distractors are left out: teachers reuse generic distractors ("회사는 책임지지 않습니다"),
+    which would make distinct items with a short stem look alike.
+    """
+    return "\n".join([sample.instruction, sample.output])
 
 
 def row_text(row: Mapping[str, Any], fields: Sequence[str] | None = None) -> str:
