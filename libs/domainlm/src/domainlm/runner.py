@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -139,7 +140,7 @@ class PipelineRun:
 
     def _log(self, message: str) -> None:
         if self.progress:
-            tqdm.write(message)
+            tqdm.write(message, file=sys.stderr)  # beside the progress bars, out of the data on stdout
 
     def teacher(self, corpus: Callable[[], Iterable[str]]) -> TeacherClient:
         """The configured teacher, or a local one started now (only when there is work for it)."""
