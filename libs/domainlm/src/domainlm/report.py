@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-UNITS = {"extract": "documents → pages", "chunk": "documents → chunks", "generate": "chunks → items"}
+UNITS = {"extract": "documents", "chunk": "documents → chunks", "generate": "chunks → items"}
 
 
 def funnel_chart(summary: dict[str, dict[str, Any]], path: Path) -> None:
@@ -38,7 +38,10 @@ def funnel_chart(summary: dict[str, dict[str, Any]], path: Path) -> None:
 def write_report(summary: dict[str, dict[str, Any]], out_dir: Path, extra: dict[str, Any]) -> Path:
     """Writes report.md (and funnel.png beside it); returns the Markdown path."""
     funnel_chart(summary, out_dir / "funnel.png")
-    lines = ["# domainlm run report", "", "![survival funnel](funnel.png)", ""]
+    lines = ["# domainlm run report", ""]
+    if note := extra.get("note"):
+        lines += [f"> {note}", ""]
+    lines += ["![survival funnel](funnel.png)", ""]
     lines += ["| stage | in | out | rejected or held |", "|---|---:|---:|---|"]
     for stage, row in summary.items():
         reasons = ", ".join(f"{r}: {n}" for r, n in sorted(row["rejected"].items(), key=lambda kv: -kv[1]))

@@ -128,6 +128,7 @@ class PipelineRun:
         self.settings = settings or RunSettings()
         self.progress = progress
         self._teacher = teacher
+        self._local_teacher = False
         self._stack = contextlib.ExitStack()
         self.funnel = Funnel(report_dir=output / "rejections")
 
@@ -154,6 +155,7 @@ class PipelineRun:
                     LocalTeacher(self.out / "teacher-model", corpus, log_path=self.out / "teacher-vllm.log")
                 )
                 settings = local.start(settings)
+                self._local_teacher = True
             self._teacher = TeacherClient(settings)
             self._teacher.check_reachable()
         return self._teacher
@@ -300,5 +302,12 @@ class PipelineRun:
         summary = self.funnel.summary()
         self.funnel.dump(self.out / "funnel.json")
         seconds = time.monotonic() - start
-        report = write_report(summary, self.out, {"counts": counts, "seconds": round(seconds, 1)})
+        extra: dict[str, Any] = {"counts": counts, "seconds": round(seconds, 1)}
+        if self._local_teacher:
+            extra["note"] = (
+                "The teacher was the local tiny model with random weights (no --teacher-url given): it proves "
+                "the plumbing, and the faithfulness check rightly rejects what it writes. Point --teacher-url "
+                "and --teacher-model at a real instruct model for real data."
+            )
+        report = write_report(summary, self.out, extra)
         return RunResult(output=self.out, funnel=summary, counts=counts, seconds=seconds, report=report)

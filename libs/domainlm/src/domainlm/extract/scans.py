@@ -54,7 +54,7 @@ def _glyph(font: ImageFont.FreeTypeFont, ch: str) -> bytes:
     return canvas.tobytes()
 
 
-def _drawable(font: ImageFont.FreeTypeFont, text: str) -> str:
+def drawable(font: ImageFont.FreeTypeFont, text: str) -> str:
     """The text without characters the font lacks (they would be drawn as .notdef boxes)."""
     notdef = _glyph(font, "\ue000")
     supported: dict[str, bool] = {}
@@ -108,7 +108,7 @@ def typeset(
     per_page = max(1, (height - 2 * margin) // step)
     lines = [
         wrapped
-        for paragraph in _drawable(font, text).splitlines()
+        for paragraph in drawable(font, text).splitlines()
         for wrapped in _wrap(font, paragraph, width - 2 * margin)
     ]
     pages = []
