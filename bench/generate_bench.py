@@ -68,13 +68,7 @@ async def plain_client(
 
     async def one(chunk: Chunk) -> None:
         nonlocal items, bad
-        s = generator.settings
-        messages = generator.template.messages(
-            section=chunk.section or "(제목 없음)",
-            chunk=chunk.text,
-            n_qa=s.qa_per_chunk,
-            n_mcq=s.mcq_per_chunk,
-        )
+        messages = generator.messages(chunk)
         async with gate:
             r = await client.chat.completions.create(  # type: ignore[call-overload]
                 model=settings.model,

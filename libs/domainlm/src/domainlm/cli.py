@@ -6,6 +6,7 @@ reason to a rejections directory, and prints the stage's survival counts.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Iterable
@@ -261,12 +262,10 @@ def review_submit(
     """Put items into the store, routed by policy; auto-routed items are decided by the checks."""
     from domainlm.review import ReviewGate, ReviewPolicy, ReviewSettings, ReviewStore
 
-    db = ReviewStore(store)
-    funnel = Funnel()
-    gate = ReviewGate(db, ReviewSettings(policy=ReviewPolicy(policy), sample_share=sample_share))
-    verified = sum(1 for _ in gate.run(_samples(input), funnel))
-    typer.echo(f"{verified} verified; store: {json.dumps(db.counts())}", err=True)
-    db.close()
+    with contextlib.closing(ReviewStore(store)) as db:
+        gate = ReviewGate(db, ReviewSettings(policy=ReviewPolicy(policy), sample_share=sample_share))
+        verified = sum(1 for _ in gate.run(_samples(input), Funnel()))
+        typer.echo(f"{verified} verified; store: {json.dumps(db.counts())}", err=True)
 
 
 @review_app.command("export")
@@ -281,15 +280,13 @@ def review_export(
     from domainlm.records import ReviewState
     from domainlm.review import ReviewStore
 
-    db = ReviewStore(store)
     states = [ReviewState.APPROVED, ReviewState.EDITED] if state == "verified" else [ReviewState(state)]
-    rows = db.items(states)
-    if output is None:
-        for s in rows:
-            sys.stdout.write(s.model_dump_json() + "\n")
-    else:
-        typer.echo(f"wrote {write_rows(output, rows)} items to {output}", err=True)
-    db.close()
+    with contextlib.closing(ReviewStore(store)) as db:
+        rows = db.items(states)
+        if output is None:
+            sys.stdout.writelines(s.model_dump_json() + "\n" for s in rows)
+        else:
+            typer.echo(f"wrote {write_rows(output, rows)} items to {output}", err=True)
 
 
 @review_app.command("import")
@@ -309,17 +306,18 @@ def review_import(
 
     from domainlm.review import Decision, ReviewStore
 
-    db = ReviewStore(store)
     applied, failed = 0, 0
-    for lineno, row in enumerate(read_rows(input), 1):
-        try:
-            db.decide(Decision.model_validate(row))
-            applied += 1
-        except (ValidationError, KeyError, ValueError) as e:
-            failed += 1
-            typer.echo(f"{input}:{lineno}: skipped: {e}", err=True)
-    typer.echo(f"applied {applied} decisions, skipped {failed}; store: {json.dumps(db.counts())}", err=True)
-    db.close()
+    with contextlib.closing(ReviewStore(store)) as db:
+        for lineno, row in enumerate(read_rows(input), 1):
+            try:
+                db.decide(Decision.model_validate(row))
+                applied += 1
+            except (ValidationError, KeyError, ValueError) as e:
+                failed += 1
+                typer.echo(f"{input}:{lineno}: skipped: {e}", err=True)
+        typer.echo(
+            f"applied {applied} decisions, skipped {failed}; store: {json.dumps(db.counts())}", err=True
+        )
     if failed:
         raise typer.Exit(1)
 
@@ -329,9 +327,8 @@ def review_status(store: Annotated[Path, typer.Option(help="review.sqlite")]) ->
     """Counts of items per review state."""
     from domainlm.review import ReviewStore
 
-    db = ReviewStore(store)
-    typer.echo(json.dumps(db.counts(), indent=2))
-    db.close()
+    with contextlib.closing(ReviewStore(store)) as db:
+        typer.echo(json.dumps(db.counts(), indent=2))
 
 
 @app.command()

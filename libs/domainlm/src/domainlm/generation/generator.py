@@ -65,14 +65,18 @@ class SampleGenerator:
             funnel.passed_on(cls.name)
             yield sample
 
-    async def generate_one(self, chunk: Chunk) -> ChunkResult:
+    def messages(self, chunk: Chunk) -> list[dict[str, str]]:
+        """The chat request for one chunk, from the versioned template."""
         s = self.settings
-        messages = self.template.messages(
+        return self.template.messages(
             section=chunk.section or "(제목 없음)",
             chunk=chunk.text,
             n_qa=s.qa_per_chunk,
             n_mcq=s.mcq_per_chunk,
         )
+
+    async def generate_one(self, chunk: Chunk) -> ChunkResult:
+        messages = self.messages(chunk)
         result = ChunkResult(chunk_id=chunk.id)
         try:
             completion = await self.teacher.complete_json(messages, self.schema, "policy_items")
