@@ -43,6 +43,7 @@ _DARK_SHARE = 0.6  # a block this full of "ink" is background, not text
 _FLAT_PANEL = 8.0  # grey-level spread below which a dark panel holds no text
 _PANEL_CONTRAST = 40  # grey levels between a panel's colour and text on it
 _MIN_INK = 2e-4  # below this share of dark pixels a page is blank
+_MAX_SIDE_PX = 12000  # longest side of a rendered page (A3 at 600 DPI is 9900)
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,10 @@ def render_page(pdf: pdfium.PdfDocument, index: int, dpi: int) -> np.ndarray:
     """The page (0-based index) as a greyscale array at the given resolution."""
     page = pdf[index]
     try:
-        bitmap = page.render(scale=dpi / 72, grayscale=True, may_draw_forms=True)
+        width, height = page.get_size()  # points
+        # A poster-sized page at 300 DPI would take gigabytes; text on it is large anyway.
+        scale = min(dpi / 72, _MAX_SIDE_PX / max(width, height, 1.0))
+        bitmap = page.render(scale=scale, grayscale=True, may_draw_forms=True)
         image = bitmap.to_pil().convert("L")
     finally:
         page.close()
