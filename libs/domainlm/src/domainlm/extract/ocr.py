@@ -30,7 +30,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pypdfium2 as pdfium
-import pytesseract
 from PIL import Image
 
 # Tesseract's own OpenMP threads fight each other when several pages run at once; one thread per
@@ -200,6 +199,9 @@ def _mean_confidence(tsv: str) -> float | None:
 
 def recognise(image: np.ndarray, options: OcrOptions) -> tuple[str, float | None]:
     """Text and mean word confidence of a cleaned page image, from one tesseract run."""
+    # Imported here, in the OCR workers only: pytesseract imports pandas when it is installed,
+    # a second's start-up that a process reading text layers does not need to pay.
+    import pytesseract
     for key, value in OCR_ENV.items():
         os.environ.setdefault(key, value)
     with tempfile.TemporaryDirectory(prefix="domainlm-ocr-") as tmp:
