@@ -6,6 +6,9 @@ processes, one per core, each running one single-threaded tesseract at a time. S
 in flight at once, so the pool stays busy across document boundaries, but pages are handed out
 strictly in order: a document is yielded once all of its pages are done.
 
+A worker that dies (a crash, the OOM killer) takes the pages queued with it: they are sent again,
+once each, to a fresh pool; a page that fails twice is rejected alone.
+
 Funnel accounting, in documents: `saw` once per document taken in (a document skipped because
 `skip_doc_ids` holds it is not taken in), `reject` once per refused document (DocumentError reasons,
 record id = the path as given), `passed_on` once per document that yields at least one page. Pages
@@ -84,6 +87,8 @@ class _Job:
     planned: bool = False
     pages: list[Page | None] = field(default_factory=list)
     ocr: dict[int, Future[OcrResult]] = field(default_factory=dict)
+    pools: dict[int, ProcessPoolExecutor] = field(default_factory=dict)  # where each page was sent
+    retried: set[int] = field(default_factory=set)
     flaws: dict[int, str] = field(default_factory=dict)
 
     def outstanding(self) -> list[Future[object]]:
@@ -118,24 +123,47 @@ class PdfExtractor:
             self._options = self.settings.ocr_options(tessdata)
         return self._options
 
-    def _submit_ocr(self, doc: Document, index: int) -> Future[OcrResult]:
+    def _submit_ocr(self, job: _Job, index: int) -> None:
         options = self._ocr_options()
-        for attempt in (1, 2):
-            if self._pool is None:
-                self._pool = ProcessPoolExecutor(
-                    max_workers=self.workers,
-                    # spawn, not fork: the parent has threads (pdftotext readers, tqdm) whose locks a
-                    # forked child could inherit held.
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_init_worker,
-                )
-            try:
-                return self._pool.submit(ocr_pdf_page, str(doc.path), index, options)
-            except BrokenProcessPool:
-                self._drop_pool()
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                # spawn, not fork: the parent has threads (pdftotext readers, tqdm) whose locks a
+                # forked child could inherit held.
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+            )
+        job.pools[index] = self._pool
+        try:
+            job.ocr[index] = self._pool.submit(ocr_pdf_page, str(job.doc.path), index, options)
+        except Exception as e:  # a pool that broke meanwhile: the page fails now, and may be retried
+            failed: Future[OcrResult] = Future()
+            failed.set_exception(e)
+            job.ocr[index] = failed
+
+    def _retry_broken(self, job: _Job) -> None:
+        """Sends again, once, the pages lost with a worker that died.
+
+        A crashed worker (a segfault, the OOM killer) breaks its whole pool and every page queued
+        on it fails, though at most one of them caused it. Each gets one more try on a fresh pool.
+        """
+        broken = [
+            index
+            for index, future in job.ocr.items()
+            if index not in job.retried
+            and future.done()
+            and not future.cancelled()
+            and isinstance(future.exception(), BrokenProcessPool)
+        ]
+        for index in broken:
+            self._retire(job.pools.get(index))
+            job.retried.add(index)
+            self._submit_ocr(job, index)
+
+    def _retire(self, pool: ProcessPoolExecutor | None) -> None:
+        """Drops the pool a page failed on, unless a fresh one has already replaced it."""
+        if pool is not None and pool is self._pool:
+            self._drop_pool()
 
     def _drop_pool(self, wait: bool = False) -> None:
         if self._pool is not None:
@@ -195,6 +223,8 @@ class PdfExtractor:
             for job in window:
                 if not job.planned and job.text.done():
                     self._plan(job)
+                if job.planned:
+                    self._retry_broken(job)
             if window[0].ready():
                 yield from self._finish(window.popleft(), funnel, bar)
                 continue
@@ -254,7 +284,7 @@ class PdfExtractor:
                 )
             else:
                 job.flaws[index] = problem
-                job.ocr[index] = self._submit_ocr(doc, index)
+                self._submit_ocr(job, index)
         job.planned = True
 
     def _finish(self, job: _Job, funnel: Funnel, bar: tqdm[None]) -> Iterator[Page]:
@@ -264,9 +294,9 @@ class PdfExtractor:
             if page is None:
                 try:
                     result = job.ocr[index].result()
-                except Exception as e:  # tesseract, rendering, or a worker that died: that page only
+                except Exception as e:  # tesseract, rendering, or a worker that died twice: that page only
                     if isinstance(e, BrokenProcessPool):
-                        self._drop_pool()
+                        self._retire(job.pools.get(index))
                     funnel.reject(
                         self.name,
                         "ocr-failed",
