@@ -37,6 +37,8 @@ import numpy as np
 import pypdfium2 as pdfium
 from PIL import Image
 
+from domainlm.extract.markers import repair_paragraph_markers
+
 # Tesseract's own OpenMP threads fight each other when several pages run at once; one thread per
 # process, with one process per core, was much faster (see DESIGN.md).
 OCR_ENV = {"OMP_THREAD_LIMIT": "1"}
@@ -243,4 +245,6 @@ def ocr_image(grey: np.ndarray, options: OcrOptions) -> OcrResult:
     if is_blank(image):
         return OcrResult(text="", confidence=None, seconds=time.perf_counter() - started, skew=skew)
     text, confidence = recognise(image, options)
+    if "kor" in options.languages.split("+"):
+        text = repair_paragraph_markers(text)
     return OcrResult(text=text, confidence=confidence, seconds=time.perf_counter() - started, skew=skew)
