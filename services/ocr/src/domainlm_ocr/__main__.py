@@ -15,7 +15,7 @@ def main() -> None:
     )
     settings = OcrServiceSettings()
     worker = StageWorker("ocr", settings.bootstrap, settings.in_topic, settings.out_topic,
-                         document_handler(settings), group=settings.group)  # fmt: skip
+                         document_handler(settings), group=settings.group, max_poll_records=settings.max_poll_records)  # fmt: skip
     worker.install_signal_handlers()
     worker.run()
 

@@ -16,6 +16,7 @@ class OcrServiceSettings(BaseSettings):
     in_topic: str = Field("documents", description="PDFs arrive here (see domainlm.ingest)")
     out_topic: str = Field("chunks", description="chunks are produced here, keyed by chunk id")
     group: str = Field("domainlm-ocr", description="consumer group: replicas split the partitions")
+    max_poll_records: int = Field(16, ge=1, description="messages per batch; offsets are committed per batch")
     max_inline_bytes: int = Field(16 * 1024 * 1024, description="largest PDF accepted inline (base64)")
     extract: ExtractSettings = Field(default_factory=ExtractSettings)
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
