@@ -95,3 +95,21 @@ def test_documents_to_chunks_with_poison_in_the_dlq(broker: KafkaBroker) -> None
 
     # Offsets were committed after the outputs: a restarted worker has nothing left to do.
     assert run_worker(settings) == 0
+
+
+def test_submit_inline_and_by_reference(broker: KafkaBroker) -> None:
+    from typer.testing import CliRunner
+
+    from domainlm.cli import app
+
+    scan = SAMPLE_POLICY.with_name("domainlm-sample-rider-scan.pdf")
+    args = ["submit", str(SAMPLE_POLICY), "--bootstrap", broker.bootstrap, "--topic", "inbox"]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    ref = ["submit", str(scan), "--bootstrap", broker.bootstrap, "--topic", "inbox", "--by-reference"]
+    result = CliRunner().invoke(app, ref)
+    assert result.exit_code == 0 and "reference" in result.output
+    settings = OcrServiceSettings(bootstrap=broker.bootstrap, in_topic="inbox", out_topic="inbox-chunks", group="g2")
+    assert run_worker(settings) == 2
+    chunks = [json.loads(r.value) for r in drain(broker.bootstrap, "inbox-chunks")]
+    assert {c["source"] for c in chunks} == {str(SAMPLE_POLICY), str(scan)}
+    assert any("상해입원일당" in c["text"] for c in chunks if c["source"] == str(scan))  # OCRed

@@ -398,5 +398,16 @@ def tiny_model(
     typer.echo(f"wrote {output}", err=True)
 
 
+def _add_service_commands() -> None:
+    """Commands that talk to the services come with the chassis; this library never imports Kafka."""
+    try:
+        from domainlm_chassis.submit import submit
+    except ImportError:  # the chassis is not installed: the one-process commands still work
+        return
+    app.command()(submit)
+
+
+_add_service_commands()
+
 if __name__ == "__main__":
     app()
