@@ -12,6 +12,7 @@ from corpus import SAMPLE_POLICY
 from domainlm.teacher import TeacherSettings
 from domainlm.tinymodel import build_tiny_model
 from domainlm.vllm_server import VllmServer
+from domainlm_chassis.broker import KafkaBroker
 
 
 @pytest.fixture(scope="session")
@@ -29,3 +30,10 @@ def vllm_teacher(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         yield TeacherSettings(
             base_url=server.base_url, model="tiny-teacher", concurrency=16, max_tokens=2560, max_retries=1
         )
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[KafkaBroker]:
+    """The real Apache Kafka broker, KRaft single node, for the whole session."""
+    with KafkaBroker() as b:
+        yield b

@@ -10,7 +10,6 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,12 +30,6 @@ from domainlm_ocr.settings import OcrServiceSettings
 
 pytestmark = pytest.mark.integration
 DOCS = 24
-
-
-@pytest.fixture(scope="module")
-def broker() -> Iterator[KafkaBroker]:
-    with KafkaBroker() as b:
-        yield b
 
 
 def make_pdf(i: int, path: Path) -> Path:

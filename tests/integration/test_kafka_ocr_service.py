@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import threading
-from collections.abc import Iterator
 
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
@@ -20,12 +19,6 @@ from domainlm_ocr.handler import document_handler
 from domainlm_ocr.settings import OcrServiceSettings
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def broker() -> Iterator[KafkaBroker]:
-    with KafkaBroker() as b:
-        yield b
 
 
 def drain(bootstrap: str, topic: str) -> list:
@@ -108,7 +101,9 @@ def test_submit_inline_and_by_reference(broker: KafkaBroker) -> None:
     ref = ["submit", str(scan), "--bootstrap", broker.bootstrap, "--topic", "inbox", "--by-reference"]
     result = CliRunner().invoke(app, ref)
     assert result.exit_code == 0 and "reference" in result.output
-    settings = OcrServiceSettings(bootstrap=broker.bootstrap, in_topic="inbox", out_topic="inbox-chunks", group="g2")
+    settings = OcrServiceSettings(
+        bootstrap=broker.bootstrap, in_topic="inbox", out_topic="inbox-chunks", group="g2"
+    )
     assert run_worker(settings) == 2
     chunks = [json.loads(r.value) for r in drain(broker.bootstrap, "inbox-chunks")]
     assert {c["source"] for c in chunks} == {str(SAMPLE_POLICY), str(scan)}

@@ -43,6 +43,22 @@ class Output:
 
 
 Handler = Callable[[ConsumerRecord], list[Output]]
+# One result per record, in order: its outputs, or the exception it raised (PoisonMessage: to the DLQ
+# at once; anything else: retried). Stages that gain from concurrency (teacher calls) take batches.
+BatchHandler = Callable[[list[ConsumerRecord]], list["list[Output] | Exception"]]
+
+
+def per_record(handler: Handler) -> BatchHandler:
+    def handle(records: list[ConsumerRecord]) -> list[list[Output] | Exception]:
+        results: list[list[Output] | Exception] = []
+        for record in records:
+            try:
+                results.append(handler(record))
+            except Exception as e:
+                results.append(e)
+        return results
+
+    return handle
 
 
 @dataclass
@@ -75,16 +91,20 @@ class StageWorker:
         bootstrap: str,
         in_topic: str,
         out_topic: str,
-        handler: Handler,
+        handler: Handler | None = None,
         group: str | None = None,
         max_retries: int = 3,
         backoff_s: float = 0.5,
         max_poll_records: int = 16,
         metrics: WorkerMetrics | None = None,
+        batch_handler: BatchHandler | None = None,
     ) -> None:
+        if (handler is None) == (batch_handler is None):
+            raise ValueError("give a handler or a batch_handler")
         self.stage, self.bootstrap = stage, bootstrap
         self.in_topic, self.out_topic, self.dlq = in_topic, out_topic, f"{in_topic}.dlq"
-        self.handler, self.group = handler, group or f"domainlm-{stage}"
+        self.batch_handler: BatchHandler = batch_handler or per_record(handler)  # type: ignore[arg-type]
+        self.group = group or f"domainlm-{stage}"
         self.max_retries, self.backoff_s, self.max_poll_records = max_retries, backoff_s, max_poll_records
         self.metrics = metrics or WorkerMetrics()
         self.stopping = threading.Event()
@@ -109,14 +129,12 @@ class StageWorker:
                     if idle_stop_s is not None and time.monotonic() - idle_since > idle_stop_s:
                         break
                     continue
-                offsets: dict[TopicPartition, OffsetAndMetadata] = {}
-                for tp, records in batch.items():
-                    for record in records:
-                        self._process(record, producer)
-                        offsets[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
-                        handled += 1
+                records = [r for rs in batch.values() for r in rs]
+                self._process(records, producer)
                 producer.flush()  # outputs are durable before the offsets move: at-least-once
+                offsets = {tp: OffsetAndMetadata(rs[-1].offset + 1, "", -1) for tp, rs in batch.items()}
                 consumer.commit(offsets)
+                handled += len(records)
                 self._update_lag(consumer, offsets)
                 idle_since = time.monotonic()
         finally:
@@ -124,35 +142,44 @@ class StageWorker:
             consumer.close()
         return handled
 
-    def _process(self, record: ConsumerRecord, producer: KafkaProducer) -> None:
-        correlation = _header(record, "correlation-id") or uuid.uuid4().hex
-        self.metrics.consumed.labels(self.stage).inc()
+    def _process(self, records: list[ConsumerRecord], producer: KafkaProducer) -> None:
+        """Runs the handler over a polled batch; failures that may pass are retried with backoff."""
+        self.metrics.consumed.labels(self.stage).inc(len(records))
+        correlation = {id(r): _header(r, "correlation-id") or uuid.uuid4().hex for r in records}
+        todo = records
         for attempt in range(self.max_retries + 1):
             started = time.perf_counter()
-            try:
-                outputs = self.handler(record)
-            except PoisonMessage as e:
-                self._dead_letter(record, producer, e.reason, e.detail, correlation)
+            results = self.batch_handler(todo)
+            self.metrics.latency.labels(self.stage).observe(
+                (time.perf_counter() - started) / max(1, len(todo))
+            )
+            retry = []
+            for record, result in zip(todo, results, strict=True):
+                cid = correlation[id(record)]
+                if isinstance(result, PoisonMessage):
+                    self._dead_letter(record, producer, result.reason, result.detail, cid)
+                elif isinstance(result, Exception):
+                    if attempt == self.max_retries:
+                        self._dead_letter(
+                            record, producer, f"handler-error:{type(result).__name__}", str(result), cid
+                        )
+                    else:
+                        retry.append(record)
+                else:
+                    headers = [("correlation-id", cid.encode())]
+                    for out in result:
+                        producer.send(
+                            out.topic or self.out_topic,
+                            key=out.key.encode(),
+                            value=out.value,
+                            headers=headers,
+                        )
+                        self.metrics.produced.labels(self.stage).inc()
+            if not retry:
                 return
-            except Exception as e:  # a failure that may pass: back off, then give up to the DLQ
-                if attempt == self.max_retries:
-                    self._dead_letter(
-                        record, producer, f"handler-error:{type(e).__name__}", str(e), correlation
-                    )
-                    return
-                log.warning(
-                    "%s: retry %d after %s", self.stage, attempt + 1, e, extra={"correlation_id": correlation}
-                )
-                time.sleep(self.backoff_s * 2**attempt)
-                continue
-            self.metrics.latency.labels(self.stage).observe(time.perf_counter() - started)
-            headers = [("correlation-id", correlation.encode())]
-            for out in outputs:
-                producer.send(
-                    out.topic or self.out_topic, key=out.key.encode(), value=out.value, headers=headers
-                )
-                self.metrics.produced.labels(self.stage).inc()
-            return
+            log.warning("%s: retrying %d message(s), attempt %d", self.stage, len(retry), attempt + 1)
+            time.sleep(self.backoff_s * 2**attempt)
+            todo = retry
 
     def _dead_letter(
         self, record: ConsumerRecord, producer: KafkaProducer, reason: str, detail: str, correlation: str

@@ -1,0 +1,47 @@
+"""The one wiring module: a batch of chunk messages → concurrent teacher calls → sample messages."""
+
+from __future__ import annotations
+
+from kafka.consumer.fetcher import ConsumerRecord
+from pydantic import ValidationError
+
+from domainlm.generation import SampleGenerator
+from domainlm.records import Chunk, Rejection
+from domainlm_chassis.worker import BatchHandler, Output, PoisonMessage
+
+
+def chunk_batch_handler(generator: SampleGenerator, rejections_topic: str) -> BatchHandler:
+    def handle(records: list[ConsumerRecord]) -> list[list[Output] | Exception]:
+        parsed: list[Chunk | PoisonMessage] = []
+        for record in records:
+            try:
+                parsed.append(Chunk.model_validate_json(record.value))
+            except ValidationError as e:
+                parsed.append(PoisonMessage("invalid-chunk", str(e)[:1000]))
+        chunks = list({c.id: c for c in parsed if isinstance(c, Chunk)}.values())
+        results = {r.chunk_id: r for r in generator.results(chunks)}  # all in flight at once
+        out: list[list[Output] | Exception] = []
+        for item in parsed:
+            if isinstance(item, PoisonMessage):
+                out.append(item)
+                continue
+            result = results[item.id]
+            if result.transient:  # the teacher is down or overloaded: retried, then the DLQ
+                reason, _, detail = result.rejections[0]
+                out.append(RuntimeError(f"{reason}: {detail}"))
+                continue
+            outputs = [Output(s.id, s.model_dump_json().encode()) for s in result.samples]
+            outputs += [
+                Output(
+                    rid,
+                    Rejection(stage="generate", reason=reason, record_id=rid, detail=detail)
+                    .model_dump_json()
+                    .encode(),
+                    rejections_topic,
+                )
+                for reason, rid, detail in result.rejections
+            ]
+            out.append(outputs)
+        return out
+
+    return handle
