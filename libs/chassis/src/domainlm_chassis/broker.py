@@ -15,8 +15,8 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from types import TracebackType
 
+from domainlm.childproc import ChildServer, stop_group
 from domainlm.paths import project_root
 from domainlm.vllm_server import free_port
 
@@ -47,7 +47,7 @@ def kafka_classpath() -> str:
     return f"{libs}/*"
 
 
-class KafkaBroker:
+class KafkaBroker(ChildServer):
     """Context manager: a formatted, started broker; `bootstrap` is its address."""
 
     def __init__(
@@ -101,20 +101,7 @@ class KafkaBroker:
 
     def stop(self) -> None:
         if self._proc is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._proc.pid, 15)
-            try:
-                self._proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self._proc.pid, 9)
+            stop_group(self._proc)
             self._proc = None
         if self._tmp is not None:
             self._tmp.cleanup()
-
-    def __enter__(self) -> KafkaBroker:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

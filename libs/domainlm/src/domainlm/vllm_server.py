@@ -6,7 +6,6 @@ and transformers must not constrain the rest of the project.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import socket
@@ -15,8 +14,8 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from types import TracebackType
 
+from domainlm.childproc import ChildServer, stop_group
 from domainlm.paths import project_root
 
 
@@ -36,7 +35,7 @@ def vllm_python() -> Path:
     return python
 
 
-class VllmServer:
+class VllmServer(ChildServer):
     """Context manager around ``python -m vllm.entrypoints.openai.api_server``.
 
     >>> with VllmServer(Path("models/tiny"), name="tiny") as server:  # doctest: +SKIP
@@ -107,24 +106,9 @@ class VllmServer:
         raise TimeoutError(f"vLLM did not answer /v1/models within {self.startup_timeout:.0f}s")
 
     def stop(self) -> None:
-        if self._proc is None:
-            return
-        # vLLM forks an engine core; signal the whole session so no worker outlives the server.
-        try:
-            os.killpg(self._proc.pid, 15)
-            self._proc.wait(timeout=30)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._proc.pid, 9)
-        self._proc = None
-
-    def __enter__(self) -> VllmServer:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+        if self._proc is not None:
+            stop_group(self._proc)  # vLLM forks an engine core: no worker may outlive the server
+            self._proc = None
 
 
 if __name__ == "__main__":  # pragma: no cover - manual use: python -m domainlm.vllm_server MODEL NAME
