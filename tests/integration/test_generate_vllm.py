@@ -8,12 +8,12 @@ import subprocess
 import pytest
 
 from corpus import ROOT, SAMPLE_POLICY
+from domainlm.childproc import free_port
 from domainlm.chunking import StructureChunker
 from domainlm.funnel import Funnel
 from domainlm.generation import GenerateSettings, SampleGenerator
 from domainlm.records import Chunk, Page
 from domainlm.teacher import TeacherClient, TeacherSettings, TeacherUnavailable
-from domainlm.vllm_server import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -84,11 +84,9 @@ def test_unreachable_teacher_fails_fast_with_a_reason(chunks: list[Chunk]) -> No
         TeacherClient(dead).check_reachable()
     assert e.value.reason == "teacher-unreachable"
     # Mid-run outage: every chunk is recorded as transient, to be retried by the next run.
-    funnel = Funnel()
     results = list(SampleGenerator(TeacherClient(dead)).results(chunks))
     assert all(r.transient and r.rejections[0][0] == "teacher-unreachable" for r in results)
     assert len(results) == len(chunks)
-    del funnel
 
 
 def test_wrong_model_name_is_reported(vllm_teacher: TeacherSettings) -> None:

@@ -7,18 +7,14 @@ is formatted with Kafka's own StorageTool before the first start.
 from __future__ import annotations
 
 import base64
-import contextlib
 import os
-import socket
 import subprocess
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
-from domainlm.childproc import ChildServer, stop_group
+from domainlm.childproc import ChildServer, accepts_connections, free_port
 from domainlm.paths import project_root
-from domainlm.vllm_server import free_port
 
 _PROPERTIES = """\
 process.roles=broker,controller
@@ -50,6 +46,8 @@ def kafka_classpath() -> str:
 class KafkaBroker(ChildServer):
     """Context manager: a formatted, started broker; `bootstrap` is its address."""
 
+    what = "Kafka"
+
     def __init__(
         self, data_dir: Path | None = None, partitions: int = 4, max_bytes: int = 8 * 1024 * 1024
     ) -> None:
@@ -58,7 +56,6 @@ class KafkaBroker(ChildServer):
         self.port, self.controller = free_port(), free_port()
         self.partitions, self.max_bytes = partitions, max_bytes
         self.log_path = self.data_dir / "broker.log"
-        self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -78,30 +75,13 @@ class KafkaBroker(ChildServer):
             ["java", "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", cluster, "-c", str(props)],
             check=True, capture_output=True, timeout=120,
         )  # fmt: skip
-        with self.log_path.open("wb") as log:
-            self._proc = subprocess.Popen(
-                ["java", "-Xmx512m", "-cp", classpath, "kafka.Kafka", str(props)],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-        self._wait(timeout)
+        self.spawn(["java", "-Xmx512m", "-cp", classpath, "kafka.Kafka", str(props)], timeout)
         return self
 
-    def _wait(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc is not None and self._proc.poll() is not None:
-                raise RuntimeError(
-                    f"Kafka exited while starting:\n{self.log_path.read_text(errors='replace')[-3000:]}"
-                )
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                return
-            time.sleep(0.5)
-        self.stop()
-        raise TimeoutError(f"Kafka did not listen on {self.bootstrap} within {timeout:.0f}s")
+    def ready(self) -> bool:
+        return accepts_connections(self.port)
 
     def stop(self) -> None:
-        if self._proc is not None:
-            stop_group(self._proc)
-            self._proc = None
+        super().stop()
         if self._tmp is not None:
             self._tmp.cleanup()

@@ -1,12 +1,26 @@
-"""Servers the project runs as child processes (vLLM, the Kafka broker): one way to stop them."""
+"""Servers the project runs as child processes (vLLM, the Kafka broker): start, wait, stop.
+
+Each runs in a session of its own with its output in a log file, so that stopping it reaches every
+process it forked, and a failed start can show the tail of what it said.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Self
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def stop_group(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
@@ -22,13 +36,39 @@ def stop_group(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
 
 
 class ChildServer:
-    """Context-manager protocol for a server with `start()` and `stop()`."""
+    """A server process: subclasses say how to start it (`start`) and when it is ready (`ready`)."""
+
+    what = "server"
+    log_path: Path
+    _proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Self:
         raise NotImplementedError
 
-    def stop(self) -> None:
+    def ready(self) -> bool:
         raise NotImplementedError
+
+    def spawn(self, command: Sequence[str], timeout: float, env: Mapping[str, str] | None = None) -> None:
+        """Starts `command` and waits until `ready()`; fails with the log's tail if it exits first."""
+        with self.log_path.open("wb") as log:  # the child keeps its own descriptor
+            self._proc = subprocess.Popen(
+                list(command), stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                tail = self.log_path.read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"{self.what} exited with {self._proc.returncode} while starting:\n{tail}")
+            if self.ready():
+                return
+            time.sleep(0.5)
+        self.stop()
+        raise TimeoutError(f"{self.what} was not ready within {timeout:.0f}s (log: {self.log_path})")
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            stop_group(self._proc)
+            self._proc = None
 
     def __enter__(self) -> Self:
         return self.start()
@@ -37,3 +77,9 @@ class ChildServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def accepts_connections(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+        return True
+    return False

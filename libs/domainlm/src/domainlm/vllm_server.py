@@ -8,21 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
-from domainlm.childproc import ChildServer, stop_group
+from domainlm.childproc import ChildServer, free_port
 from domainlm.paths import project_root
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def vllm_python() -> Path:
@@ -43,6 +35,8 @@ class VllmServer(ChildServer):
     'http://127.0.0.1:41234/v1'
     """
 
+    what = "vLLM"
+
     def __init__(
         self,
         model: Path,
@@ -61,7 +55,6 @@ class VllmServer(ChildServer):
         self.startup_timeout = startup_timeout
         # Skips torch.compile: about 10 s less start-up, which is most of what a tiny model costs.
         self.enforce_eager = enforce_eager
-        self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def base_url(self) -> str:
@@ -82,33 +75,15 @@ class VllmServer(ChildServer):
 
     def start(self) -> VllmServer:
         env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": str(self.kv_cache_gib), "HF_HUB_OFFLINE": "1"}
-        log = self.log_path.open("wb")
-        self._proc = subprocess.Popen(
-            self.command(), stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
-        self._wait_ready()
+        self.spawn(self.command(), self.startup_timeout, env)
         return self
 
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline:
-            if self._proc is not None and self._proc.poll() is not None:
-                tail = self.log_path.read_text(errors="replace")[-3000:]
-                raise RuntimeError(f"vLLM exited with {self._proc.returncode} while starting:\n{tail}")
-            try:
-                with urllib.request.urlopen(f"{self.base_url}/models", timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(1)
-        self.stop()
-        raise TimeoutError(f"vLLM did not answer /v1/models within {self.startup_timeout:.0f}s")
-
-    def stop(self) -> None:
-        if self._proc is not None:
-            stop_group(self._proc)  # vLLM forks an engine core: no worker may outlive the server
-            self._proc = None
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.base_url}/models", timeout=2) as r:
+                return bool(r.status == 200)
+        except OSError:
+            return False
 
 
 if __name__ == "__main__":  # pragma: no cover - manual use: python -m domainlm.vllm_server MODEL NAME
