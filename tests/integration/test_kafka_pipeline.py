@@ -32,7 +32,7 @@ def values(bootstrap: str, topic: str) -> list[dict]:
 
 def test_services_over_kafka_give_the_same_samples_as_one_process(broker: KafkaBroker, tmp_path) -> None:
     # One process (the in-memory teacher is deterministic, so both paths can be compared exactly).
-    PipelineRun([SAMPLE_POLICY], tmp_path / "run", teacher=ExtractiveTeacher(), progress=False).run()  # type: ignore[arg-type]
+    PipelineRun([SAMPLE_POLICY], tmp_path / "run", teacher=ExtractiveTeacher(), progress=False).run()
     expected = {
         json.loads(line)["id"]: json.loads(line) for line in (tmp_path / "run" / "samples.jsonl").open()
     }
@@ -49,7 +49,7 @@ def test_services_over_kafka_give_the_same_samples_as_one_process(broker: KafkaB
     producer.close()
     ocr = StageWorker("ocr", broker.bootstrap, "eq-documents", "eq-chunks",
                       document_handler(OcrServiceSettings()), group="eq-ocr")  # fmt: skip
-    generator = SampleGenerator(ExtractiveTeacher())  # type: ignore[arg-type]
+    generator = SampleGenerator(ExtractiveTeacher())
     gen = StageWorker("generator", broker.bootstrap, "eq-chunks", "eq-samples", group="eq-gen",
                       batch_handler=chunk_batch_handler(generator, "eq-rejections"))  # fmt: skip
     threads = [threading.Thread(target=w.run, kwargs={"idle_stop_s": 12}) for w in (ocr, gen)]

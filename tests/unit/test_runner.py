@@ -8,6 +8,7 @@ import datasets
 
 from corpus import SAMPLE_POLICY
 from domainlm.fakes import ExtractiveTeacher
+from domainlm.generation import GenerateSettings
 from domainlm.review import ReviewPolicy, ReviewSettings
 from domainlm.runner import PipelineRun, RunSettings
 
@@ -15,7 +16,7 @@ from domainlm.runner import PipelineRun, RunSettings
 def test_full_run_accounts_for_everything_and_resumes(tmp_path) -> None:
     out = tmp_path / "run"
     teacher = ExtractiveTeacher(fail_every=7, malformed_every=5)
-    result = PipelineRun([SAMPLE_POLICY], out, teacher=teacher, progress=False).run()  # type: ignore[arg-type]
+    result = PipelineRun([SAMPLE_POLICY], out, teacher=teacher, progress=False).run()
     f = result.funnel
     assert f["extract"] == {"in": 1, "out": 1, "rejected": {}}
     assert f["generate"]["in"] == result.counts["chunks"]
@@ -37,14 +38,19 @@ def test_full_run_accounts_for_everything_and_resumes(tmp_path) -> None:
     # Resume: outages are retried, everything else comes from the ledgers.
     calls = teacher.calls
     healthy = ExtractiveTeacher()
-    again = PipelineRun([SAMPLE_POLICY], out, teacher=healthy, progress=False).run()  # type: ignore[arg-type]
+    again = PipelineRun([SAMPLE_POLICY], out, teacher=healthy, progress=False).run()
     assert 0 < healthy.calls < calls / 3
     assert "teacher-http-503" not in again.funnel["generate"]["rejected"]
     assert again.counts["verified"] > result.counts["verified"]
     # A third run makes no teacher call at all and reproduces the same funnel.
     idle = ExtractiveTeacher()
-    third = PipelineRun([SAMPLE_POLICY], out, teacher=idle, progress=False).run()  # type: ignore[arg-type]
+    third = PipelineRun([SAMPLE_POLICY], out, teacher=idle, progress=False).run()
     assert idle.calls == 0 and third.funnel == again.funnel
+    # Other settings are other work: nothing recorded under the old ones is reused.
+    changed = RunSettings(generate=GenerateSettings(qa_per_chunk=1, mcq_per_chunk=1))
+    fresh = ExtractiveTeacher()
+    PipelineRun([SAMPLE_POLICY], out, changed, teacher=fresh, progress=False).run()
+    assert fresh.calls >= third.counts["chunks"]
 
 
 def test_human_policy_holds_items_until_decided(tmp_path) -> None:
@@ -52,7 +58,7 @@ def test_human_policy_holds_items_until_decided(tmp_path) -> None:
 
     out = tmp_path / "run"
     settings = RunSettings(review=ReviewSettings(policy=ReviewPolicy.HUMAN))
-    first = PipelineRun([SAMPLE_POLICY], out, settings, teacher=ExtractiveTeacher(), progress=False).run()  # type: ignore[arg-type]
+    first = PipelineRun([SAMPLE_POLICY], out, settings, teacher=ExtractiveTeacher(), progress=False).run()
     assert first.counts["verified"] == 0 and first.funnel["review"]["rejected"]["awaiting-review"] > 0
     store = ReviewStore(out / "review.sqlite")
     pending = list(store.pending())
@@ -61,7 +67,7 @@ def test_human_policy_holds_items_until_decided(tmp_path) -> None:
         Decision(id=pending[1].id, action="edit", reviewer="kim", output=pending[1].output + " (검토함)")
     )
     store.close()
-    second = PipelineRun([SAMPLE_POLICY], out, settings, teacher=ExtractiveTeacher(), progress=False).run()  # type: ignore[arg-type]
+    second = PipelineRun([SAMPLE_POLICY], out, settings, teacher=ExtractiveTeacher(), progress=False).run()
     assert second.counts["verified"] == 2
     rows = [json.loads(line) for line in (out / "export" / "sft.jsonl").read_text().splitlines()]
     assert {r["review"] for r in rows} <= {"approved", "edited"}

@@ -37,15 +37,12 @@ def _negate(sentence: str, k: int) -> str:
 
 
 class ExtractiveTeacher:
-    """Has the two methods stages call on a `TeacherClient`: `check_reachable` and `complete_json`."""
+    """A `domainlm.teacher.Teacher`: `settings` and `complete_json`."""
 
     def __init__(self, fail_every: int = 0, malformed_every: int = 0) -> None:
         self.settings = TeacherSettings(base_url="http://fake", model="fake-extractive", concurrency=4)
         self.calls = 0
         self.fail_every, self.malformed_every = fail_every, malformed_every
-
-    def check_reachable(self) -> None:
-        return None
 
     async def complete_json(
         self, messages: list[dict[str, str]], schema: dict[str, Any], schema_name: str

@@ -18,9 +18,7 @@ Output directory:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import hashlib
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -34,41 +32,22 @@ from domainlm.chunking import ChunkSettings, StructureChunker
 from domainlm.dedup import MinhashConfig, NearDuplicateFilter, NearDuplicateIndex
 from domainlm.evolution import EvolveSettings, InstructionEvolver
 from domainlm.export import export_datasets
-from domainlm.extract import ExtractSettings, PdfExtractor
+from domainlm.extract import DocumentError, ExtractSettings, PdfExtractor
+from domainlm.extract.documents import sha256_of
 from domainlm.funnel import Funnel
-from domainlm.generation import ChunkResult, GenerateSettings, SampleGenerator
+from domainlm.generation import GenerateSettings, SampleGenerator
 from domainlm.jsonl import read_models, write_rows
 from domainlm.ledger import Ledger
 from domainlm.preference import PairBuilder, PairSettings
 from domainlm.records import Chunk, Page, Sample
 from domainlm.report import write_report
 from domainlm.review import ReviewGate, ReviewSettings, ReviewStore
-from domainlm.teacher import TeacherClient, TeacherSettings
-from domainlm.teacher.client import Completion
+from domainlm.teacher import Teacher, TeacherClient, TeacherSettings
+from domainlm.teacher.lazy import LazyTeacher
 from domainlm.teacher.local import LocalTeacher
 
 T = TypeVar("T")
 STAGES = ("extract", "chunk", "generate", "review", "dedup", "evolve", "dedup-evolved", "pairs")
-
-
-class _LazyTeacher:
-    """Connects to (or starts) the teacher on the first request: a resumed run whose work is all in
-    the ledger never starts a server."""
-
-    def __init__(self, connect: Callable[[], TeacherClient], settings: TeacherSettings) -> None:
-        self._connect, self.settings = connect, settings
-        self._client: TeacherClient | None = None
-        self._lock: asyncio.Lock | None = None
-
-    async def complete_json(
-        self, messages: list[dict[str, str]], schema: dict[str, Any], schema_name: str
-    ) -> Completion:
-        if self._client is None:
-            self._lock = self._lock or asyncio.Lock()
-            async with self._lock:
-                if self._client is None:
-                    self._client = await asyncio.to_thread(self._connect)
-        return await self._client.complete_json(messages, schema, schema_name)
 
 
 class RunSettings(BaseModel):
@@ -102,11 +81,11 @@ def find_pdfs(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
-def _sha256(path: Path) -> str | None:
+def _doc_id(path: Path) -> str | None:
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return None
+        return sha256_of(path)
+    except DocumentError:
+        return None  # extract reports it, with its reason
 
 
 class PipelineRun:
@@ -121,7 +100,7 @@ class PipelineRun:
         inputs: list[Path],
         output: Path,
         settings: RunSettings | None = None,
-        teacher: TeacherClient | None = None,
+        teacher: Teacher | None = None,
         progress: bool = True,
     ) -> None:
         self.inputs, self.out = inputs, output
@@ -143,7 +122,7 @@ class PipelineRun:
         if self.progress:
             tqdm.write(message, file=sys.stderr)  # beside the progress bars, out of the data on stdout
 
-    def teacher(self, corpus: Callable[[], Iterable[str]]) -> TeacherClient:
+    def teacher(self, corpus: Callable[[], Iterable[str]]) -> Teacher:
         """The configured teacher, or a local one started now (only when there is work for it)."""
         if self._teacher is None:
             settings = self.settings.teacher
@@ -156,8 +135,9 @@ class PipelineRun:
                 )
                 settings = local.start(settings)
                 self._local_teacher = True
-            self._teacher = TeacherClient(settings)
-            self._teacher.check_reachable()
+            client = TeacherClient(settings)
+            client.check_reachable()
+            self._teacher = client
         return self._teacher
 
     # -- stages ------------------------------------------------------------------------------------
@@ -165,7 +145,7 @@ class PipelineRun:
     def extract(self) -> list[Page]:
         """Pages of every input document; documents finished by an earlier run are not read again."""
         pdfs = find_pdfs(self.inputs)
-        wanted = {d for d in map(_sha256, pdfs) if d}
+        wanted = {d for d in map(_doc_id, pdfs) if d}
         path = self.out / "pages.jsonl"
         kept = [p for p in read_models(path, Page) if p.doc_id in wanted] if path.exists() else []
         done = {p.doc_id for p in kept}
@@ -197,24 +177,20 @@ class PipelineRun:
         write_rows(self.out / "chunks.jsonl", chunks)
         return chunks
 
+    def _lazy_teacher(self, chunks: list[Chunk]) -> LazyTeacher:
+        return LazyTeacher(lambda: self.teacher(lambda: (c.text for c in chunks)), self.settings.teacher)
+
+    def _ledger(self, name: str) -> Ledger:
+        return self._stack.enter_context(contextlib.closing(Ledger(self.out / "ledger" / f"{name}.jsonl")))
+
     def generate(self, chunks: list[Chunk]) -> list[Sample]:
-        ledger = self._stack.enter_context(contextlib.closing(Ledger(self.out / "ledger" / "generate.jsonl")))
-        results: dict[str, ChunkResult] = {}
-        for chunk in chunks:
-            row = ledger.get(chunk.id)
-            if row is not None:
-                results[chunk.id] = ChunkResult.model_validate(row)
-        todo = [c for c in chunks if c.id not in results]
-        if results:
-            self._log(f"generate: {len(results)} chunk(s) done in an earlier run, skipped")
-        if todo:
-            generator = SampleGenerator(
-                self.teacher(lambda: (c.text for c in chunks)), self.settings.generate
-            )
-            for result in self._bar(generator.results(todo), "generate", total=len(todo), unit="chunk"):
-                results[result.chunk_id] = result
-                if not result.transient:  # teacher outages are retried by the next run
-                    ledger.put(result.chunk_id, result.model_dump(mode="json"))
+        ledger = self._ledger("generate")
+        generator = SampleGenerator(self._lazy_teacher(chunks), self.settings.generate, cache=ledger)
+        results = {
+            r.chunk_id: r for r in self._bar(generator.results(chunks), "generate", len(chunks), "chunk")
+        }
+        if generator.reused:
+            self._log(f"generate: {generator.reused} chunk(s) done in an earlier run, skipped")
         samples: list[Sample] = []
         for chunk in chunks:  # document order, whatever the completion order was
             samples += SampleGenerator.account(results[chunk.id], self.funnel)
@@ -243,9 +219,10 @@ class PipelineRun:
     def evolve(self, verified: list[Sample], chunks: list[Chunk]) -> list[Sample]:
         if self.settings.evolve.depth == 0 or not verified:
             return []
-        ledger = self._stack.enter_context(contextlib.closing(Ledger(self.out / "ledger" / "evolve.jsonl")))
-        teacher = _LazyTeacher(lambda: self.teacher(lambda: (c.text for c in chunks)), self.settings.teacher)
-        evolver = InstructionEvolver(teacher, {c.id: c for c in chunks}, self.settings.evolve, cache=ledger)  # type: ignore[arg-type]
+        teacher = self._lazy_teacher(chunks)
+        evolver = InstructionEvolver(
+            teacher, {c.id: c for c in chunks}, self.settings.evolve, cache=self._ledger("evolve")
+        )
         return list(self._bar(evolver.run(verified, self.funnel), "evolve", unit="item"))
 
     # -- the whole run -------------------------------------------------------------------------------

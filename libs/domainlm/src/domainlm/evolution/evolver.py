@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
+from typing import NamedTuple
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -15,7 +16,7 @@ from domainlm.generation.schema import QAItem
 from domainlm.ledger import Ledger
 from domainlm.prompts import PromptTemplate, load_prompt
 from domainlm.records import Chunk, ReviewState, Sample, SampleKind, content_id
-from domainlm.teacher import TeacherClient, TeacherError
+from domainlm.teacher import Teacher, TeacherError
 
 EVOLUTION_OPS = ("deepening", "broadening", "reasoning", "complexifying")
 
@@ -33,7 +34,9 @@ EVOLVED_SCHEMA = {
 
 class EvolveSettings(BaseModel):
     ops: list[str] = Field(default_factory=lambda: list(EVOLUTION_OPS))
-    depth: int = Field(1, ge=0, le=5, description="rounds of evolution; round k evolves round k-1's survivors")
+    depth: int = Field(
+        1, ge=0, le=5, description="rounds of evolution; round k evolves round k-1's survivors"
+    )
     per_sample: int = Field(1, ge=1, le=4, description="evolutions per sample per round (distinct ops)")
     elimination: EliminationSettings = Field(default_factory=EliminationSettings)
 
@@ -41,6 +44,15 @@ class EvolveSettings(BaseModel):
 class _Task(BaseModel):
     parent: Sample
     op: str
+
+
+class _Failure(NamedTuple):
+    reason: str
+    detail: str
+    transient: bool = False  # the teacher failed, not the evolution: not remembered, so retried
+
+
+_Outcome = Sample | _Failure
 
 
 class InstructionEvolver:
@@ -54,7 +66,7 @@ class InstructionEvolver:
 
     def __init__(
         self,
-        teacher: TeacherClient,
+        teacher: Teacher,
         chunks: Mapping[str, Chunk],
         settings: EvolveSettings | None = None,
         check: FaithfulnessCheck | None = None,
@@ -66,7 +78,12 @@ class InstructionEvolver:
         if unknown:
             raise ValueError(f"unknown evolution ops {sorted(unknown)}; choose from {EVOLUTION_OPS}")
         self.check = check or FaithfulnessCheck()
-        self.templates: dict[str, PromptTemplate] = {op: load_prompt(f"evolve-{op}") for op in self.settings.ops}
+        self.templates: dict[str, PromptTemplate] = {
+            op: load_prompt(f"evolve-{op}") for op in self.settings.ops
+        }
+        # Cached outcomes are only reused for the same templates and teacher.
+        versions = sorted(t.id for t in self.templates.values())
+        self._scope = content_id(*versions, teacher.settings.model, length=8)
 
     def ops_for(self, sample: Sample) -> list[str]:
         """Distinct ops per sample, spread evenly and deterministically over the op list."""
@@ -87,46 +104,52 @@ class InstructionEvolver:
                     survivors.append(outcome)
                     yield outcome
                 else:
-                    reason, detail = outcome
-                    funnel.reject(self.name, reason, f"{task.parent.id}:{task.op}", detail)
+                    funnel.reject(self.name, outcome.reason, f"{task.parent.id}:{task.op}", outcome.detail)
             generation = survivors
 
-    async def _evolve(self, task: _Task) -> tuple[_Task, Sample | tuple[str, str]]:
-        key = f"{task.parent.id}:{task.op}"
+    async def _evolve(self, task: _Task) -> tuple[_Task, _Outcome]:
+        key = f"{self._scope}:{task.parent.id}:{task.op}"
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
-            return task, Sample.model_validate(hit["sample"]) if "sample" in hit else (hit["reason"], hit["detail"])
-        task, outcome = await self._evolve_uncached(task)
+            return task, Sample.model_validate(hit["sample"]) if "sample" in hit else _Failure(
+                hit["reason"], hit["detail"]
+            )
+        outcome = await self._evolve_uncached(task)
         if self.cache is not None:
             if isinstance(outcome, Sample):
                 self.cache.put(key, {"sample": outcome.model_dump(mode="json")})
-            elif not outcome[0].startswith("teacher-"):  # a server hiccup is retried by the next run
-                self.cache.put(key, {"reason": outcome[0], "detail": outcome[1]})
+            elif not outcome.transient:
+                self.cache.put(key, {"reason": outcome.reason, "detail": outcome.detail})
         return task, outcome
 
-    async def _evolve_uncached(self, task: _Task) -> tuple[_Task, Sample | tuple[str, str]]:
+    async def _evolve_uncached(self, task: _Task) -> _Outcome:
         parent, op = task.parent, task.op
         chunk = self.chunks.get(parent.provenance.chunk_id)
         if chunk is None:
-            return task, ("source-chunk-missing", parent.provenance.chunk_id)
+            return _Failure("source-chunk-missing", parent.provenance.chunk_id)
         template = self.templates[op]
         messages = template.messages(
-            section=chunk.section or "(제목 없음)", chunk=chunk.text, instruction=parent.instruction, output=parent.output
+            section=chunk.section or "(제목 없음)",
+            chunk=chunk.text,
+            instruction=parent.instruction,
+            output=parent.output,
         )
         try:
             completion = await self.teacher.complete_json(messages, EVOLVED_SCHEMA, f"evolve_{op}")
             item = QAItem.model_validate(json.loads(completion.content, strict=False))
         except TeacherError as e:
-            return task, (e.reason, e.detail)
+            return _Failure(e.reason, e.detail, transient=True)
         except (json.JSONDecodeError, ValidationError) as e:
-            return task, ("malformed-output", str(e)[:300])
+            return _Failure("malformed-output", str(e)[:300])
         reason = eliminate(
             item.question, item.answer, parent.instruction, template.fixed_lines(), self.settings.elimination
         )
         if reason:
-            return task, (reason, json.dumps({"q": item.question[:200], "a": item.answer[:200]}, ensure_ascii=False))
+            return _Failure(
+                reason, json.dumps({"q": item.question[:200], "a": item.answer[:200]}, ensure_ascii=False)
+            )
         verdict = self.check.check_answer(item.question, item.answer, item.evidence, chunk.text)
         if not verdict.ok:
-            return task, (verdict.reason, json.dumps(verdict.scores))
+            return _Failure(verdict.reason, json.dumps(verdict.scores))
         provenance = parent.provenance.model_copy(
             update={
                 "parent_id": parent.id,
@@ -136,7 +159,7 @@ class InstructionEvolver:
                 "teacher_model": self.teacher.settings.model,
             }
         )
-        return task, Sample(
+        return Sample(
             id=Sample.make_id(chunk.id, f"evolved:{op}:{parent.id}", item.question, item.answer),
             kind=SampleKind.EVOLVED,
             instruction=item.question.strip(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from typing import TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -11,9 +12,12 @@ from domainlm.asyncbridge import map_concurrently
 from domainlm.funnel import Funnel
 from domainlm.generation.faithfulness import FaithfulnessCheck, Verdict
 from domainlm.generation.schema import GeneratedItems, MCQItem, QAItem, items_schema
+from domainlm.ledger import Ledger
 from domainlm.prompts import PromptTemplate, load_prompt
-from domainlm.records import Chunk, Provenance, Sample, SampleKind
-from domainlm.teacher import TeacherClient, TeacherError
+from domainlm.records import Chunk, Provenance, Sample, SampleKind, content_id
+from domainlm.teacher import Teacher, TeacherError
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class GenerateSettings(BaseModel):
@@ -37,15 +41,22 @@ class SampleGenerator:
 
     def __init__(
         self,
-        teacher: TeacherClient,
+        teacher: Teacher,
         settings: GenerateSettings | None = None,
         check: FaithfulnessCheck | None = None,
+        cache: Ledger | None = None,
     ) -> None:
-        self.teacher = teacher
+        self.teacher, self.cache = teacher, cache
+        self.reused = 0  # results taken from the cache
         self.settings = settings or GenerateSettings()
         self.check = check or FaithfulnessCheck()
         self.template: PromptTemplate = load_prompt(self.settings.prompt, self.settings.prompt_version)
         self.schema = items_schema(self.settings.qa_per_chunk, self.settings.mcq_per_chunk)
+        # Cached results are only reused for the same request: template, item counts and teacher.
+        s = self.settings
+        self._scope = content_id(
+            self.template.id, s.qa_per_chunk, s.mcq_per_chunk, teacher.settings.model, length=8
+        )
 
     def run(self, records: Iterable[Chunk], funnel: Funnel) -> Iterator[Sample]:
         for result in self.results(records):
@@ -57,7 +68,7 @@ class SampleGenerator:
 
     @classmethod
     def account(cls, result: ChunkResult, funnel: Funnel) -> Iterator[Sample]:
-        """Counts one chunk's result (a classmethod: results replayed from a ledger need no teacher)."""
+        """Counts one chunk's result in the funnel and passes its samples on."""
         funnel.saw(cls.name)
         for reason, record_id, detail in result.rejections:
             funnel.reject(cls.name, reason, record_id, detail)
@@ -76,6 +87,17 @@ class SampleGenerator:
         )
 
     async def generate_one(self, chunk: Chunk) -> ChunkResult:
+        """One chunk's result; with a cache, a chunk done before is not sent again."""
+        key = f"{self._scope}:{chunk.id}"
+        if self.cache is not None and (hit := self.cache.get(key)) is not None:
+            self.reused += 1
+            return ChunkResult.model_validate(hit)
+        result = await self._generate(chunk)
+        if self.cache is not None and not result.transient:  # teacher outages are retried next time
+            self.cache.put(key, result.model_dump(mode="json"))
+        return result
+
+    async def _generate(self, chunk: Chunk) -> ChunkResult:
         messages = self.messages(chunk)
         result = ChunkResult(chunk_id=chunk.id)
         try:
@@ -112,22 +134,24 @@ class SampleGenerator:
             prompt_version=self.template.id,
         )
 
-    def _add_qa(self, result: ChunkResult, chunk: Chunk, i: int, raw: dict[str, object]) -> None:
-        item_id = f"{chunk.id}:qa{i}"
+    @staticmethod
+    def _parse(result: ChunkResult, item_id: str, model: type[M], raw: dict[str, object]) -> M | None:
         try:
-            qa = QAItem.model_validate(raw)
+            return model.model_validate(raw)
         except ValidationError as e:
             result.rejections.append(("invalid-item", item_id, str(e)[:300]))
+            return None
+
+    def _add_qa(self, result: ChunkResult, chunk: Chunk, i: int, raw: dict[str, object]) -> None:
+        item_id = f"{chunk.id}:qa{i}"
+        if (qa := self._parse(result, item_id, QAItem, raw)) is None:
             return
         verdict = self.check.check_answer(qa.question, qa.answer, qa.evidence, chunk.text)
         self._keep(result, chunk, item_id, verdict, SampleKind.QA, qa.question, qa.answer, None, None)
 
     def _add_mcq(self, result: ChunkResult, chunk: Chunk, i: int, raw: dict[str, object]) -> None:
         item_id = f"{chunk.id}:mcq{i}"
-        try:
-            mcq = MCQItem.model_validate(raw)
-        except ValidationError as e:
-            result.rejections.append(("invalid-item", item_id, str(e)[:300]))
+        if (mcq := self._parse(result, item_id, MCQItem, raw)) is None:
             return
         verdict = self.check.check_mcq(mcq.question, mcq.choices, mcq.answer_index, mcq.evidence, chunk.text)
         answer = mcq.choices[mcq.answer_index] if 0 <= mcq.answer_index < len(mcq.choices) else ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import openai
@@ -29,6 +29,17 @@ class Completion:
     content: str
     finish_reason: str
     completion_tokens: int
+
+
+class Teacher(Protocol):
+    """What stages need of a teacher; `TeacherClient`, `LazyTeacher` and test fakes have it."""
+
+    @property
+    def settings(self) -> TeacherSettings: ...
+
+    async def complete_json(
+        self, messages: list[dict[str, str]], schema: dict[str, Any], schema_name: str
+    ) -> Completion: ...
 
 
 class TeacherClient:
