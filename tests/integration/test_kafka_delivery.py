@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import signal
 import subprocess
 import threading
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
 from corpus import ROOT
+from domainlm.childproc import free_port
 from domainlm.chunking import StructureChunker
 from domainlm.extract import PdfExtractor
 from domainlm.funnel import Funnel
@@ -92,7 +95,7 @@ def test_sigkill_mid_stream_then_restart_loses_and_invents_nothing(broker: Kafka
     produce(broker.bootstrap, topic_in, messages)
     env = {**os.environ, "DOMAINLM_OCR_BOOTSTRAP": broker.bootstrap, "DOMAINLM_OCR_IN_TOPIC": topic_in,
            "DOMAINLM_OCR_OUT_TOPIC": topic_out, "DOMAINLM_OCR_GROUP": f"ocr-{run}",
-           "DOMAINLM_OCR_MAX_POLL_RECORDS": "1"}  # fmt: skip
+           "DOMAINLM_OCR_MAX_POLL_RECORDS": "1", "DOMAINLM_OCR_METRICS_PORT": str(free_port())}  # fmt: skip
     service = [str(ROOT / ".venv" / "bin" / "domainlm-ocr")]
 
     watcher = KafkaConsumer(topic_out, bootstrap_servers=broker.bootstrap, auto_offset_reset="earliest")
@@ -110,6 +113,10 @@ def test_sigkill_mid_stream_then_restart_loses_and_invents_nothing(broker: Kafka
         deadline = time.monotonic() + 180
         while set(keys(broker.bootstrap, topic_out)) != expected and time.monotonic() < deadline:
             time.sleep(1)
+        url = f"http://127.0.0.1:{env['DOMAINLM_OCR_METRICS_PORT']}/metrics"
+        metrics = urllib.request.urlopen(url, timeout=10).read().decode()
+        consumed = re.search(r'^domainlm_consumed_total\{stage="ocr"\} (\S+)$', metrics, re.M)
+        assert consumed and float(consumed.group(1)) > 0, metrics[:2000]
     finally:
         second.send_signal(signal.SIGTERM)  # graceful: finishes its batch and commits
         assert second.wait(timeout=60) == 0

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from kafka import KafkaProducer
 
 from domainlm.ingest import DocumentMessage
 
@@ -28,6 +27,8 @@ def submit(
     * 1024,
 ) -> None:
     """Submit PDFs to the services: small ones inline (base64), large ones by reference."""
+    from kafka import KafkaProducer  # here, not at import: every `domainlm` command loads this module
+
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", max_request_size=16 * 1024 * 1024)
     for pdf in pdfs:
         data = pdf.read_bytes()

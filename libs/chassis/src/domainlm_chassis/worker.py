@@ -25,6 +25,7 @@ from kafka.structs import OffsetAndMetadata
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 log = logging.getLogger("domainlm.worker")
+_LAG_EVERY_S = 5.0
 
 
 class PoisonMessage(Exception):
@@ -108,6 +109,7 @@ class StageWorker:
         self.max_retries, self.backoff_s, self.max_poll_records = max_retries, backoff_s, max_poll_records
         self.metrics = metrics or WorkerMetrics()
         self.stopping = threading.Event()
+        self._lag_checked = 0.0
 
     def install_signal_handlers(self) -> None:
         """SIGTERM/SIGINT finish the batch in hand, commit it, and stop (graceful shutdown)."""
@@ -135,7 +137,8 @@ class StageWorker:
                 offsets = {tp: OffsetAndMetadata(rs[-1].offset + 1, "", -1) for tp, rs in batch.items()}
                 consumer.commit(offsets)
                 handled += len(records)
-                self._update_lag(consumer, offsets)
+                if time.monotonic() - self._lag_checked > _LAG_EVERY_S:  # a broker round trip: not per batch
+                    self._update_lag(consumer, offsets)
                 idle_since = time.monotonic()
         finally:
             producer.close()
@@ -196,6 +199,7 @@ class StageWorker:
         producer.send(self.dlq, key=record.key, value=record.value, headers=headers)
 
     def _update_lag(self, consumer: KafkaConsumer, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
+        self._lag_checked = time.monotonic()
         ends = consumer.end_offsets(list(offsets))
         self.metrics.lag.labels(self.stage).set(sum(ends[tp] - om.offset for tp, om in offsets.items()))
 

@@ -49,14 +49,17 @@ def _funnel(output: Path, rejections: Path | None) -> Funnel:
     return Funnel(report_dir=rejections or output.parent / "rejections")
 
 
+def _echo_funnel(summary: dict[str, dict[str, Any]]) -> None:
+    """One line per stage: in, out, and the commonest reasons for what did not pass."""
+    for stage, row in summary.items():
+        top = sorted(row["rejected"].items(), key=lambda kv: -kv[1])[:4]
+        reasons = ", ".join(f"{r}={n}" for r, n in top)
+        typer.echo(f"  {stage:14} in {row['in']:>6}  out {row['out']:>6}  {reasons}", err=True)
+
+
 def _finish(funnel: Funnel, output: Path, written: int) -> None:
     funnel.close()
-    for stage, row in funnel.summary().items():
-        reasons = ", ".join(f"{r}={n}" for r, n in sorted(row["rejected"].items(), key=lambda kv: -kv[1]))
-        typer.echo(
-            f"{stage}: in {row['in']}, out {row['out']}" + (f"; rejected: {reasons}" if reasons else ""),
-            err=True,
-        )
+    _echo_funnel(funnel.summary())
     typer.echo(f"wrote {written} rows to {output}", err=True)
     if funnel.report_dir and any(funnel.reasons.values()):
         typer.echo(f"rejections with reasons: {funnel.report_dir}/", err=True)
@@ -173,7 +176,7 @@ def dedup(
     rejections: Rejections = None,
 ) -> None:
     """Step 5: keep one row per near-duplicate cluster (MinHash LSH, verified pairs)."""
-    from domainlm.dedup import MinhashConfig, NearDuplicateIndex, dedup_rows
+    from domainlm.dedup import MinhashConfig, NearDuplicateIndex, cluster_rows, dedup_rows
 
     funnel = _funnel(output, rejections)
     # Unset options keep the config's defaults, so CLI and runner build interchangeable indexes.
@@ -184,7 +187,7 @@ def dedup(
     if index is not None:
         idx.save()
     if clusters is not None:
-        write_rows(clusters, ({"kept": k, "duplicates": v} for k, v in found.items()))
+        write_rows(clusters, cluster_rows(found))
     _finish(funnel, output, written)
 
 
@@ -369,9 +372,7 @@ def run(
     except TeacherUnavailable as e:
         typer.echo(f"error: {e.reason}: {e.detail}", err=True)
         raise typer.Exit(2) from e
-    for stage, row in result.funnel.items():
-        reasons = ", ".join(f"{r}={n}" for r, n in sorted(row["rejected"].items(), key=lambda kv: -kv[1])[:4])
-        typer.echo(f"  {stage:14} in {row['in']:>6}  out {row['out']:>6}  {reasons}", err=True)
+    _echo_funnel(result.funnel)
     typer.echo(json.dumps(result.counts), err=True)
     typer.echo(f"done in {result.seconds:.0f}s; report: {result.report}", err=True)
 

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from domainlm.generation import GenerateSettings
 from domainlm.teacher import TeacherSettings
+from domainlm_chassis.service import WorkerSettings
 
 
-class GeneratorServiceSettings(BaseSettings):
+class GeneratorServiceSettings(WorkerSettings):
     model_config = SettingsConfigDict(env_prefix="DOMAINLM_GENERATOR_", env_nested_delimiter="__")
 
-    bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
-    in_topic: str = Field("chunks", description="chunks arrive here, keyed by chunk id")
-    out_topic: str = Field("samples.generated", description="samples go here, keyed by sample id")
+    in_topic: str = "chunks"
+    out_topic: str = "samples.generated"
+    group: str = "domainlm-generator"
+    max_poll_records: int = 32  # a batch goes to the teacher concurrently
     rejections_topic: str = Field("rejections", description="every item that failed a check, with its reason")
-    group: str = Field("domainlm-generator", description="consumer group: replicas split the partitions")
-    max_poll_records: int = Field(32, ge=1, description="chunks per batch, sent to the teacher concurrently")
     teacher: TeacherSettings = Field(default_factory=TeacherSettings)
     generate: GenerateSettings = Field(default_factory=GenerateSettings)

@@ -19,9 +19,10 @@ T = TypeVar("T")
 Clusters = dict[str, list[dict[str, Any]]]  # kept id -> [{"id": dropped id, "similarity": exact Jaccard}]
 
 BATCH = 4096
-# Fields compared when none are named, first match wins: Samples, plain text, TRL SFT and DPO rows.
+# Fields compared when none are named, first match wins: Samples (as `sample_text` compares them),
+# plain text, TRL SFT and DPO rows.
 DEFAULT_FIELDS: tuple[tuple[str, ...], ...] = (
-    ("instruction", "choices", "output"),
+    ("instruction", "output"),
     ("text",),
     ("prompt", "chosen"),
     ("messages",),

@@ -1,0 +1,55 @@
+"""What every stage service shares: its worker settings, and how its process runs.
+
+A service's `__main__` builds its handler and calls `serve`: JSON logs (with the message's
+correlation id where there is one), a Prometheus endpoint, graceful SIGTERM, then the worker loop.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from prometheus_client import start_http_server
+from pydantic import Field
+from pydantic_settings import BaseSettings
+
+from domainlm_chassis.worker import BatchHandler, Handler, StageWorker
+
+
+class WorkerSettings(BaseSettings):
+    """Kafka wiring of a stage service; subclasses set the topic defaults and an env prefix."""
+
+    bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
+    in_topic: str = Field(description="the topic consumed")
+    out_topic: str = Field(description="the topic produced to, keyed by record id")
+    group: str = Field(description="consumer group: replicas split the partitions")
+    max_poll_records: int = Field(16, ge=1, description="messages per batch; offsets are committed per batch")
+    metrics_port: int = Field(9100, ge=0, description="Prometheus /metrics port; 0 turns it off")
+
+    def worker(
+        self, stage: str, handler: Handler | None = None, batch_handler: BatchHandler | None = None
+    ) -> StageWorker:
+        return StageWorker(
+            stage, self.bootstrap, self.in_topic, self.out_topic, handler, group=self.group,
+            max_poll_records=self.max_poll_records, batch_handler=batch_handler,
+        )  # fmt: skip
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"ts": self.formatTime(record), "level": record.levelname, "logger": record.name}
+        entry["msg"] = record.getMessage()
+        if cid := getattr(record, "correlation_id", None):
+            entry["correlation_id"] = cid
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def serve(worker: StageWorker, settings: WorkerSettings) -> None:
+    """Runs a service's worker until SIGTERM, with JSON logs and a metrics endpoint."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(_JsonFormatter())
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, registry=worker.metrics.registry)
+    worker.install_signal_handlers()
+    worker.run()
