@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -37,23 +39,16 @@ class ExtractSettings(BaseModel):
     max_orphaned_articles: int = Field(1, ge=0, description='"제 조" with its number displaced')
 
     def soundness(self) -> SoundnessRules:
-        return SoundnessRules(
-            min_chars=self.min_chars,
-            max_mojibake_share=self.max_mojibake_share,
-            max_private_use_share=self.max_private_use_share,
-            max_rare_syllables=self.max_rare_syllables,
-            max_orphaned_articles=self.max_orphaned_articles,
-        )
+        return SoundnessRules(**self._fields_of(SoundnessRules))
 
     def ocr_options(self, tessdata_dir: Path | None = None) -> OcrOptions:
         return OcrOptions(
-            dpi=self.dpi,
-            languages=self.languages,
-            psm=self.psm,
-            blur=self.blur,
-            deskew=self.deskew,
-            binarise=self.binarise,
-            invert_dark=self.invert_dark,
+            **self._fields_of(OcrOptions),
             timeout_s=self.ocr_timeout_s,
             tessdata_dir=str(tessdata_dir) if tessdata_dir else None,
         )
+
+    def _fields_of(self, cls: type[Any]) -> dict[str, Any]:
+        # The settings are flat (one env variable or CLI option each); the parts take what they name.
+        names = {f.name for f in dataclasses.fields(cls)}
+        return {k: v for k, v in self.model_dump().items() if k in names}
