@@ -12,16 +12,21 @@ import openai
 from domainlm.teacher.settings import TeacherSettings
 
 
-class TeacherError(RuntimeError):
-    """A request failed after its retries; `reason` is a short code for the error report."""
-
+class _Reasoned(RuntimeError):
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason, self.detail = reason, detail
 
 
-class TeacherUnavailable(TeacherError):
-    pass
+class TeacherError(_Reasoned):
+    """One request failed after its retries; stages record `reason` for that item and go on."""
+
+
+class TeacherUnavailable(_Reasoned):
+    """There is no teacher to ask (nothing listens, or it does not serve the model): the run stops.
+
+    Not a TeacherError on purpose: stages must not turn it into one rejection per chunk.
+    """
 
 
 @dataclass
