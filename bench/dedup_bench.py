@@ -29,8 +29,9 @@ from datasketch import MinHash, MinHashLSH
 from domainlm.dedup import MinhashConfig, NearDuplicateIndex
 from domainlm.dedup.labelled import build_labelled, passages, pdf_texts, score
 from domainlm.dedup.normalise import normalise_many
+from domainlm.paths import corpus_dir
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+CORPUS = corpus_dir()
 
 Dedup = Callable[[Sequence[str], Sequence[str], MinhashConfig], list[str]]
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -22,28 +21,20 @@ from pathlib import Path
 import openai
 
 from domainlm.chunking import StructureChunker
+from domainlm.extract import PdfExtractor
 from domainlm.funnel import Funnel
 from domainlm.generation import GenerateSettings, SampleGenerator
-from domainlm.records import Chunk, Page
+from domainlm.paths import corpus_dir, sample_policy
+from domainlm.records import Chunk
 from domainlm.teacher import TeacherClient, TeacherSettings
 from domainlm.tinymodel import build_tiny_model
 from domainlm.vllm_server import VllmServer
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
-
 
 def corpus_chunks(limit: int) -> list[Chunk]:
-    pdf = next(iter(sorted(CORPUS.glob("01_*.pdf"))), None)
-    if pdf is None:
-        pdf = (
-            Path(__file__).resolve().parents[1] / "examples" / "sample-policy" / "domainlm-sample-policy.pdf"
-        )
-    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
-    pages = [
-        Page(source=str(pdf), doc_id="bench", page=i + 1, text=t, method="text-layer")
-        for i, t in enumerate(text.split("\f"))
-        if t.strip()
-    ]
+    """Chunks of corpus 01 (the sample policy where the corpus is absent), repeated up to `limit`."""
+    pdf = next(iter(sorted(corpus_dir().glob("01_*.pdf"))), sample_policy())
+    pages = PdfExtractor().run([str(pdf)], Funnel())
     chunks = list(StructureChunker().run(pages, Funnel()))
     return (chunks * (1 + limit // max(1, len(chunks))))[:limit]
 

@@ -53,10 +53,10 @@ from domainlm.extract.scans import (
     write_image_pdf,
 )
 from domainlm.funnel import Funnel
+from domainlm.paths import corpus_dir, sample_policy
 
-ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT.parent / "shared" / "corpus"
-SAMPLE_POLICY = ROOT / "examples" / "sample-policy" / "domainlm-sample-policy.pdf"
+CORPUS = corpus_dir()
+SAMPLE_POLICY = sample_policy()
 
 
 @dataclass

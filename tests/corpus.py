@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from domainlm.paths import corpus_dir, project_root, sample_policy
 
-
-def _corpus_dir() -> Path:
-    """DOMAINLM_CORPUS, else ../shared/corpus beside the checkout, else the workplace's shared copy."""
-    candidates = [os.environ.get("DOMAINLM_CORPUS"), ROOT.parent / "shared" / "corpus", "/work/shared/corpus"]
-    for c in candidates:
-        if c and Path(c).is_dir():
-            return Path(c)
-    return ROOT.parent / "shared" / "corpus"
-
-
-CORPUS = _corpus_dir()
-SAMPLE_POLICY = ROOT / "examples" / "sample-policy" / "domainlm-sample-policy.pdf"
+ROOT = project_root()
+CORPUS = corpus_dir()
+SAMPLE_POLICY = sample_policy()
 
 
 def corpus_pdf(prefix: str) -> Path:

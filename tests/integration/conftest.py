@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from corpus import SAMPLE_POLICY
+from domainlm.extract import PdfExtractor
+from domainlm.funnel import Funnel
+from domainlm.records import Page
 from domainlm.teacher import TeacherSettings
 from domainlm.tinymodel import build_tiny_model
 from domainlm.vllm_server import VllmServer
@@ -16,11 +18,13 @@ from domainlm_chassis.broker import KafkaBroker
 
 
 @pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    text = subprocess.run(
-        ["pdftotext", str(SAMPLE_POLICY), "-"], capture_output=True, text=True, check=True
-    ).stdout
-    return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny", [text])
+def sample_pages() -> list[Page]:
+    return list(PdfExtractor().run([str(SAMPLE_POLICY)], Funnel()))
+
+
+@pytest.fixture(scope="session")
+def tiny_model(sample_pages: list[Page], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny", [p.text for p in sample_pages])
 
 
 @pytest.fixture(scope="session")

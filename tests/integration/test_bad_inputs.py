@@ -15,6 +15,7 @@ from domainlm.extract import DocumentError, ExtractSettings, PdfExtractor
 from domainlm.extract.documents import open_document
 from domainlm.extract.scans import typeset, write_image_pdf
 from domainlm.funnel import Funnel
+from domainlm.jsonl import read_rows
 
 pytestmark = pytest.mark.integration
 
@@ -69,7 +70,7 @@ def test_each_bad_document_is_reported_and_the_good_one_comes_out(
     assert summary["in"] == len(order)
     assert summary["out"] == 1
     assert summary["rejected"] == {name: 1 for name in order if name != "good"}
-    rows = [json.loads(line) for line in (tmp_path / "report" / "extract.jsonl").read_text().splitlines()]
+    rows = list(read_rows(tmp_path / "report" / "extract.jsonl"))
     assert {row["record_id"]: row["reason"] for row in rows} == {
         str(bad_inputs[name]): name for name in order if name != "good"
     }

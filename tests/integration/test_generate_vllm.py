@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 
 import pytest
@@ -12,6 +11,7 @@ from domainlm.childproc import free_port
 from domainlm.chunking import StructureChunker
 from domainlm.funnel import Funnel
 from domainlm.generation import GenerateSettings, SampleGenerator
+from domainlm.jsonl import read_rows
 from domainlm.records import Chunk, Page
 from domainlm.teacher import TeacherClient, TeacherSettings, TeacherUnavailable
 
@@ -25,16 +25,8 @@ KNOWN_REASONS = {
 
 
 @pytest.fixture(scope="module")
-def chunks() -> list[Chunk]:
-    text = subprocess.run(
-        ["pdftotext", str(SAMPLE_POLICY), "-"], capture_output=True, text=True, check=True
-    ).stdout
-    pages = [
-        Page(source="s.pdf", doc_id="s", page=i + 1, text=t, method="text-layer")
-        for i, t in enumerate(text.split("\f"))
-        if t.strip()
-    ]
-    return list(StructureChunker().run(pages, Funnel()))[:6]
+def chunks(sample_pages: list[Page]) -> list[Chunk]:
+    return list(StructureChunker().run(sample_pages, Funnel()))[:6]
 
 
 def test_every_chunk_and_item_is_accounted_for(
@@ -49,7 +41,7 @@ def test_every_chunk_and_item_is_accounted_for(
     summary = funnel.stage_summary("generate")
     assert summary["in"] == len(chunks)
     assert set(summary["rejected"]) <= KNOWN_REASONS, summary
-    rows = [json.loads(line) for line in (tmp_path / "generate.jsonl").read_text().splitlines()]
+    rows = list(read_rows(tmp_path / "generate.jsonl"))
     assert len(rows) == sum(summary["rejected"].values()) and all(r["reason"] for r in rows)
     # Structured outputs: the server's JSON always parses (truncation aside, which is reported).
     assert summary["rejected"].get("malformed-output", 0) == 0

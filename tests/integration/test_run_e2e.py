@@ -11,6 +11,7 @@ import datasets
 import pytest
 
 from corpus import ROOT, corpus_pdf
+from domainlm.jsonl import read_rows
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 CLI = str(ROOT / ".venv" / "bin" / "domainlm")
@@ -31,10 +32,10 @@ def test_run_on_corpus_05_end_to_end_and_resume(tmp_path) -> None:
     out = tmp_path / "out"
 
     first = run("--input", str(inbox), "--output", str(out), "--concurrency", "16")
-    pages = [json.loads(line) for line in (out / "pages.jsonl").read_text().splitlines()]
+    pages = list(read_rows(out / "pages.jsonl"))
     assert [p["page"] for p in pages] == [1, 2, 3, 4]
     assert all(p["source"] == str(inbox / pdf.name) and len(p["doc_id"]) == 64 for p in pages)
-    rejected = [json.loads(line) for line in (out / "rejections" / "extract.jsonl").read_text().splitlines()]
+    rejected = list(read_rows(out / "rejections" / "extract.jsonl"))
     assert [(r["reason"], r["record_id"]) for r in rejected] == [("not-a-pdf", str(inbox / "notes.pdf"))]
 
     funnel = json.loads((out / "funnel.json").read_text())

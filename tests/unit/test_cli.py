@@ -7,7 +7,7 @@ import json
 from typer.testing import CliRunner
 
 from domainlm.cli import app
-from domainlm.jsonl import write_rows
+from domainlm.jsonl import read_rows, write_rows
 from domainlm.records import Provenance, Sample, SampleKind
 
 runner = CliRunner()
@@ -38,7 +38,7 @@ def test_review_round_trip_with_a_bad_decision_row(tmp_path) -> None:
     )
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["review", "export", "--store", str(store), "-o", str(tmp_path / "pending.jsonl")])
-    pending = [json.loads(x) for x in (tmp_path / "pending.jsonl").read_text().splitlines()]
+    pending = list(read_rows(tmp_path / "pending.jsonl"))
     assert [p["id"] for p in pending] == ["m0", "m1", "m2"] and all(p["review"] == "pending" for p in pending)
     decisions = [
         {"id": "m0", "action": "approve", "reviewer": "kim"},

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 from domainlm.evolution import eliminate
 from domainlm.export import export_datasets
 from domainlm.funnel import Funnel
 from domainlm.generation import FaithfulnessCheck
+from domainlm.jsonl import read_rows
 from domainlm.ledger import Ledger
 from domainlm.preference import PairBuilder, PairSettings
 from domainlm.records import Provenance, ReviewState, Sample, SampleKind
@@ -151,7 +150,7 @@ def test_ledger_survives_a_torn_last_line(tmp_path) -> None:
     assert again.get("a") == {"x": 1} and "b" not in again
     again.put("b", {"x": 2})
     again.close()
-    assert json.loads(path.read_text().splitlines()[-1])["key"] == "b"
+    assert list(read_rows(path))[-1]["key"] == "b"
 
 
 def test_funnel_writes_every_rejection(tmp_path) -> None:
@@ -161,6 +160,6 @@ def test_funnel_writes_every_rejection(tmp_path) -> None:
     funnel.reject("s", "bad", "r1", "why")
     funnel.reject("s", "worse", "r2")
     funnel.close()
-    rows = [json.loads(line) for line in (tmp_path / "s.jsonl").read_text().splitlines()]
+    rows = list(read_rows(tmp_path / "s.jsonl"))
     assert [r["reason"] for r in rows] == ["bad", "worse"]
     assert funnel.stage_summary("s") == {"in": 3, "out": 1, "rejected": {"bad": 1, "worse": 1}}

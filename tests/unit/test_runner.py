@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import datasets
 
 from corpus import SAMPLE_POLICY
 from domainlm.fakes import ExtractiveTeacher
 from domainlm.generation import GenerateSettings
+from domainlm.jsonl import read_rows
 from domainlm.review import ReviewPolicy, ReviewSettings
 from domainlm.runner import PipelineRun, RunSettings
 
@@ -28,7 +27,7 @@ def test_full_run_accounts_for_everything_and_resumes(tmp_path) -> None:
     # Stage counts chain: what one stage passes on, the next takes in.
     assert f["review"]["in"] == f["generate"]["out"]
     assert f["dedup"]["in"] == f["review"]["out"] and f["evolve"]["in"] == f["dedup"]["out"] - sum(
-        1 for line in (out / "unique.jsonl").read_text().splitlines() if json.loads(line)["kind"] == "mcq"
+        1 for row in read_rows(out / "unique.jsonl") if row["kind"] == "mcq"
     )
     sft = datasets.load_dataset("json", data_files=str(out / "export" / "sft.jsonl"), split="train")
     dpo = datasets.load_dataset("json", data_files=str(out / "export" / "dpo.jsonl"), split="train")
@@ -69,5 +68,5 @@ def test_human_policy_holds_items_until_decided(tmp_path) -> None:
     store.close()
     second = PipelineRun([SAMPLE_POLICY], out, settings, teacher=ExtractiveTeacher(), progress=False).run()
     assert second.counts["verified"] == 2
-    rows = [json.loads(line) for line in (out / "export" / "sft.jsonl").read_text().splitlines()]
+    rows = list(read_rows(out / "export" / "sft.jsonl"))
     assert {r["review"] for r in rows} <= {"approved", "edited"}

@@ -19,3 +19,18 @@ def project_root() -> Path:
 
 def package_data(*parts: str) -> Path:
     return Path(__file__).parent.joinpath(*parts)
+
+
+def corpus_dir() -> Path:
+    """The shared 약관 corpus: DOMAINLM_CORPUS, else ../shared/corpus beside the checkout, else the
+    workplace's copy (tests and benchmarks say so and skip or fall back where it is absent)."""
+    root = project_root()
+    for c in (os.environ.get("DOMAINLM_CORPUS"), root.parent / "shared" / "corpus", "/work/shared/corpus"):
+        if c and Path(c).is_dir():
+            return Path(c)
+    return root.parent / "shared" / "corpus"
+
+
+def sample_policy() -> Path:
+    """The project's own sample policy (text layer), for the demo, tests and benchmarks."""
+    return project_root() / "examples" / "sample-policy" / "domainlm-sample-policy.pdf"
