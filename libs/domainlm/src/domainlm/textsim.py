@@ -5,12 +5,16 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
+_NOT_ALNUM = re.compile(r"[\W_]+")  # \W is the complement of str.isalnum() plus "_"; it covers spaces
 
 
 def squash(text: str) -> str:
-    """NFKC, case-folded, with whitespace and punctuation removed."""
-    return _NOISE.sub("", unicodedata.normalize("NFKC", text).casefold())
+    """NFKC, case-folded, with every character that is not a letter or a digit removed.
+
+    >>> squash("제3조(보상하는  손해) ①Ａ")
+    '제3조보상하는손해1a'
+    """
+    return _NOT_ALNUM.sub("", unicodedata.normalize("NFKC", text).casefold())
 
 
 def char_ngrams(text: str, n: int = 2) -> set[str]:

@@ -9,32 +9,24 @@ once with numpy, because per-row Python overhead dominates dedup time.
 from __future__ import annotations
 
 import functools
-import re
 import unicodedata
 from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 
+# The one definition of "what is compared": the faithfulness check uses it too.
+from domainlm.textsim import squash as normalise
+
 # A Unicode noncharacter: it never carries meaning in text, NFKC and case-folding leave it alone, and it
 # is not alphanumeric, so it separates the texts of a batch and then disappears with the punctuation.
 _SEP = "\ufdd0"
-_NOT_ALNUM = re.compile(r"[\W_]+")  # \W is the complement of str.isalnum() plus "_"
 # Odd multiplier of the n-gram polynomial hash; odd keeps "h * K" a bijection modulo 2**32.
 _K = np.uint32(0x9E3779B1)
 _PAD = "\0"  # pads texts shorter than n; never survives normalisation, so it cannot collide
 
 U32 = npt.NDArray[np.uint32]
 I64 = npt.NDArray[np.int64]
-
-
-def normalise(text: str) -> str:
-    """NFKC, case-folded, with every character that is not a letter or a digit removed.
-
-    >>> normalise("제3조(보상하는  손해) ①Ａ")
-    '제3조보상하는손해1a'
-    """
-    return _NOT_ALNUM.sub("", unicodedata.normalize("NFKC", text).casefold())
 
 
 def normalise_many(texts: Sequence[str]) -> list[str]:
