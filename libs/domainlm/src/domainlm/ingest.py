@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Self
 from urllib.parse import unquote, urlparse
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 
 class DocumentRejected(Exception):
@@ -62,8 +62,6 @@ class DocumentMessage(BaseModel):
 
 
 def parse_document_message(value: bytes) -> DocumentMessage:
-    from pydantic import ValidationError
-
     try:
         return DocumentMessage.model_validate_json(value)
     except ValidationError as e:
