@@ -15,12 +15,30 @@ _REFUSAL = re.compile(
     re.IGNORECASE,
 )
 # Words that carry no content on their own: an answer made only of these says nothing.
-_STOP = {"네", "예", "아니요", "아니오", "있습니다", "없습니다", "합니다", "그렇습니다", "입니다", "yes", "no", "the", "a"}
-_LEAK = re.compile(r"(#\s*(given|rewritten|created)\s*prompt#|\[발췌문\]|\[원래 (질문|답변)\]|과제\s*:|JSON으로)", re.I)
+_STOP = {
+    "네",
+    "예",
+    "아니요",
+    "아니오",
+    "있습니다",
+    "없습니다",
+    "합니다",
+    "그렇습니다",
+    "입니다",
+    "yes",
+    "no",
+    "the",
+    "a",
+}
+_LEAK = re.compile(
+    r"(#\s*(given|rewritten|created)\s*prompt#|\[발췌문\]|\[원래 (질문|답변)\]|과제\s*:|JSON으로)", re.I
+)
 
 
 class EliminationSettings(BaseModel):
-    max_parent_similarity: float = Field(0.8, description="bigram Jaccard to the parent at or above = no gain")
+    max_parent_similarity: float = Field(
+        0.8, description="bigram Jaccard to the parent at or above = no gain"
+    )
     min_answer_chars: int = Field(2, description="answers shorter than this after squashing are trivial")
 
 

@@ -55,6 +55,15 @@ class _Failure(NamedTuple):
 _Outcome = Sample | _Failure
 
 
+class EvolveResult(BaseModel):
+    """One parent's evolutions in one round: what survived, what was dropped and why."""
+
+    parent_id: str
+    samples: list[Sample] = Field(default_factory=list)
+    rejections: list[tuple[str, str, str]] = Field(default_factory=list)  # reason, task id, detail
+    transient: bool = Field(False, description="a teacher call failed; retrying may succeed")
+
+
 class InstructionEvolver:
     """Stage: verified samples in, evolved samples out (parents are not repeated).
 
@@ -91,21 +100,45 @@ class InstructionEvolver:
         start = int(content_id("evolve", sample.id, length=8), 16) % len(ops)
         return [ops[(start + i) % len(ops)] for i in range(min(self.settings.per_sample, len(ops)))]
 
+    def evolvable(self, sample: Sample) -> bool:
+        """Whether a sample gets another round: QA and evolved items below the configured depth.
+
+        MCQ stems evolve poorly; QA do. The streaming evolver service uses this to stop its loop
+        (samples.unique ⇄ samples.evolved) at the same depth as the one-process rounds.
+        """
+        return sample.kind != SampleKind.MCQ and sample.provenance.depth < self.settings.depth
+
+    def results(self, parents: Iterable[Sample]) -> Iterator[EvolveResult]:
+        """One round for each parent (its ops concurrently), per parent as it completes."""
+        parents = list(parents)
+        tasks = [_Task(parent=s, op=op) for s in parents for op in self.ops_for(s)]
+        by_parent = {s.id: EvolveResult(parent_id=s.id) for s in parents}
+        left = {s.id: len(self.ops_for(s)) for s in parents}
+        for task, outcome in map_concurrently(self._evolve, tasks, self.teacher.settings.concurrency):
+            result = by_parent[task.parent.id]
+            if isinstance(outcome, Sample):
+                result.samples.append(outcome)
+            else:
+                result.rejections.append((outcome.reason, f"{task.parent.id}:{task.op}", outcome.detail))
+                result.transient |= outcome.transient
+            left[task.parent.id] -= 1
+            if not left[task.parent.id]:
+                yield result
+
     def run(self, records: Iterable[Sample], funnel: Funnel) -> Iterator[Sample]:
-        generation = [s for s in records if s.kind != SampleKind.MCQ]  # MCQ stems evolve poorly; QA do
-        for _ in range(self.settings.depth):
-            tasks = [_Task(parent=s, op=op) for s in generation for op in self.ops_for(s)]
+        generation = [s for s in records if self.evolvable(s)]
+        while generation:
             survivors: list[Sample] = []
-            limit = self.teacher.settings.concurrency
-            for task, outcome in map_concurrently(self._evolve, tasks, limit):
-                funnel.saw(self.name)
-                if isinstance(outcome, Sample):
+            for result in self.results(generation):
+                for reason, task_id, detail in result.rejections:
+                    funnel.saw(self.name)
+                    funnel.reject(self.name, reason, task_id, detail)
+                for sample in result.samples:
+                    funnel.saw(self.name)
                     funnel.passed_on(self.name)
-                    survivors.append(outcome)
-                    yield outcome
-                else:
-                    funnel.reject(self.name, outcome.reason, f"{task.parent.id}:{task.op}", outcome.detail)
-            generation = survivors
+                    survivors.append(sample)
+                    yield sample
+            generation = [s for s in survivors if self.evolvable(s)]
 
     async def _evolve(self, task: _Task) -> tuple[_Task, _Outcome]:
         key = f"{self._scope}:{task.parent.id}:{task.op}"
