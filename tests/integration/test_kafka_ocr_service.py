@@ -7,7 +7,8 @@ import json
 import threading
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
+from kafkautil import drain
 
 from corpus import SAMPLE_POLICY
 from domainlm.chunking import StructureChunker
@@ -19,14 +20,6 @@ from domainlm_ocr.handler import document_handler
 from domainlm_ocr.settings import OcrServiceSettings
 
 pytestmark = pytest.mark.integration
-
-
-def drain(bootstrap: str, topic: str) -> list:
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             enable_auto_commit=False, consumer_timeout_ms=4000)  # fmt: skip
-    records = list(consumer)
-    consumer.close()
-    return records
 
 
 def run_worker(settings: OcrServiceSettings) -> int:

@@ -7,7 +7,8 @@ import json
 import threading
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
+from kafkautil import values
 
 from corpus import SAMPLE_POLICY
 from domainlm.fakes import ExtractiveTeacher
@@ -20,14 +21,6 @@ from domainlm_ocr.handler import document_handler
 from domainlm_ocr.settings import OcrServiceSettings
 
 pytestmark = pytest.mark.integration
-
-
-def values(bootstrap: str, topic: str) -> list[dict]:
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             enable_auto_commit=False, consumer_timeout_ms=4000)  # fmt: skip
-    rows = [json.loads(r.value) for r in consumer]
-    consumer.close()
-    return rows
 
 
 def test_services_over_kafka_give_the_same_samples_as_one_process(broker: KafkaBroker, tmp_path) -> None:

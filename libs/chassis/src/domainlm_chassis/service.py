@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 from prometheus_client import start_http_server
 from pydantic import Field
@@ -20,11 +22,17 @@ class WorkerSettings(BaseSettings):
     """Kafka wiring of a stage service; subclasses set the topic defaults and an env prefix."""
 
     bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
-    in_topic: str = Field(description="the topic consumed")
+    in_topic: str = Field(
+        description="the topic consumed (several: comma-separated); poison goes to <topic>.dlq"
+    )
     out_topic: str = Field(description="the topic produced to, keyed by record id")
     group: str = Field(description="consumer group: replicas split the partitions")
     max_poll_records: int = Field(16, ge=1, description="messages per batch; offsets are committed per batch")
     metrics_port: int = Field(9100, ge=0, description="Prometheus /metrics port; 0 turns it off")
+    grpc_port: int = Field(50051, ge=0, description="gRPC port (the stage's RPCs and health); 0 turns it off")
+    exactly_once: bool = Field(
+        True, description="outputs and input offsets in one Kafka transaction; off: at-least-once"
+    )
 
     def worker(
         self, stage: str, handler: Handler | None = None, batch_handler: BatchHandler | None = None
@@ -32,6 +40,7 @@ class WorkerSettings(BaseSettings):
         return StageWorker(
             stage, self.bootstrap, self.in_topic, self.out_topic, handler, group=self.group,
             max_poll_records=self.max_poll_records, batch_handler=batch_handler,
+            exactly_once=self.exactly_once,
         )  # fmt: skip
 
 
@@ -44,12 +53,21 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def serve(worker: StageWorker, settings: WorkerSettings) -> None:
-    """Runs a service's worker until SIGTERM, with JSON logs and a metrics endpoint."""
+def serve(worker: StageWorker, settings: WorkerSettings, servicers: Sequence[Any] = ()) -> None:
+    """Runs a service's worker until SIGTERM, with JSON logs, a metrics endpoint and its gRPC server."""
     handler = logging.StreamHandler()
     handler.setFormatter(_JsonFormatter())
     logging.basicConfig(level=logging.INFO, handlers=[handler])
     if settings.metrics_port:
         start_http_server(settings.metrics_port, registry=worker.metrics.registry)
+    server = None
+    if settings.grpc_port and servicers:
+        from domainlm_chassis.grpc.server import start_grpc_server
+
+        server = start_grpc_server(settings.grpc_port, servicers)
     worker.install_signal_handlers()
-    worker.run()
+    try:
+        worker.run()
+    finally:
+        if server is not None:
+            server.stop(grace=5)

@@ -1,16 +1,20 @@
 """The Kafka stage worker: consume, run the stage, produce, and only then commit.
 
-Delivery is at-least-once: offsets are committed after the outputs of a batch are acknowledged by the
-broker, so a crash replays the uncommitted tail. Outputs are keyed by their record ids, which are
-content-derived, so a replay produces the same keys and downstream consumers stay idempotent.
+Delivery: with `exactly_once` (the default) a batch's outputs, its dead letters and its input offsets
+are one Kafka transaction (KIP-98, fenced by consumer group generation as in KIP-447): a crash aborts
+the open transaction, the batch is replayed, and consumers reading `read_committed` (every worker does)
+see each output once. Without it, offsets are committed after the outputs are acknowledged, which is
+at-least-once. Either way outputs are keyed by their content-derived record ids, so a replay produces
+the same keys and side effects outside Kafka (the dedup index, the review store) are idempotent.
 
-A message the stage cannot take (bad JSON, wrong schema, not a PDF, too large) goes to `<topic>.dlq`
+A message the stage cannot take (bad JSON, wrong schema, not a PDF, too large) goes to `<its topic>.dlq`
 with its reason in the headers, and the stream goes on. A handler error that may pass (a dependency
 hiccup) is retried with backoff before the message is given up to the DLQ.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -99,15 +103,19 @@ class StageWorker:
         max_poll_records: int = 16,
         metrics: WorkerMetrics | None = None,
         batch_handler: BatchHandler | None = None,
+        exactly_once: bool = True,
     ) -> None:
         if (handler is None) == (batch_handler is None):
             raise ValueError("give a handler or a batch_handler")
         self.stage, self.bootstrap = stage, bootstrap
-        self.in_topic, self.out_topic, self.dlq = in_topic, out_topic, f"{in_topic}.dlq"
+        # Several input topics, comma-separated, feed one stage (dedup reads verified and evolved samples).
+        self.in_topics = [t.strip() for t in in_topic.split(",") if t.strip()]
+        self.in_topic, self.out_topic = in_topic, out_topic
         self.batch_handler: BatchHandler = batch_handler or per_record(handler)  # type: ignore[arg-type]
         self.group = group or f"domainlm-{stage}"
         self.max_retries, self.backoff_s, self.max_poll_records = max_retries, backoff_s, max_poll_records
         self.metrics = metrics or WorkerMetrics()
+        self.exactly_once = exactly_once
         self.stopping = threading.Event()
         self._lag_checked = 0.0
 
@@ -119,10 +127,17 @@ class StageWorker:
     def run(self, idle_stop_s: float | None = None) -> int:
         """Processes until stopped (or idle for `idle_stop_s`); returns messages handled."""
         consumer = KafkaConsumer(
-            self.in_topic, bootstrap_servers=self.bootstrap, group_id=self.group,
+            *self.in_topics, bootstrap_servers=self.bootstrap, group_id=self.group,
             enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=self.max_poll_records,
+            isolation_level="read_committed",
         )  # fmt: skip
-        producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=5, retries=5)
+        # A transactional id per process: the group generation (not the id) fences a zombie replica.
+        tx_id = f"{self.group}-{uuid.uuid4().hex[:12]}" if self.exactly_once else None
+        producer = KafkaProducer(
+            bootstrap_servers=self.bootstrap, acks="all", linger_ms=5, retries=5, transactional_id=tx_id
+        )
+        if tx_id:
+            producer.init_transactions()
         handled, idle_since = 0, time.monotonic()
         try:
             while not self.stopping.is_set():
@@ -132,10 +147,13 @@ class StageWorker:
                         break
                     continue
                 records = [r for rs in batch.values() for r in rs]
-                self._process(records, producer)
-                producer.flush()  # outputs are durable before the offsets move: at-least-once
                 offsets = {tp: OffsetAndMetadata(rs[-1].offset + 1, "", -1) for tp, rs in batch.items()}
-                consumer.commit(offsets)
+                if tx_id:
+                    self._transact(records, offsets, producer, consumer)
+                else:
+                    self._process(records, producer)
+                    producer.flush()  # outputs are durable before the offsets move: at-least-once
+                    consumer.commit(offsets)
                 handled += len(records)
                 if time.monotonic() - self._lag_checked > _LAG_EVERY_S:  # a broker round trip: not per batch
                     self._update_lag(consumer, offsets)
@@ -144,6 +162,24 @@ class StageWorker:
             producer.close()
             consumer.close()
         return handled
+
+    def _transact(
+        self,
+        records: list[ConsumerRecord],
+        offsets: dict[TopicPartition, OffsetAndMetadata],
+        producer: KafkaProducer,
+        consumer: KafkaConsumer,
+    ) -> None:
+        producer.begin_transaction()
+        try:
+            self._process(records, producer)
+            producer.send_offsets_to_transaction(offsets, consumer.group_metadata())
+            producer.commit_transaction()
+        except BaseException:
+            # Nothing of the batch is visible; the process stops and a restart replays the batch.
+            with contextlib.suppress(Exception):
+                producer.abort_transaction()
+            raise
 
     def _process(self, records: list[ConsumerRecord], producer: KafkaProducer) -> None:
         """Runs the handler over a polled batch; failures that may pass are retried with backoff."""
@@ -196,7 +232,7 @@ class StageWorker:
             ("source-topic", record.topic.encode()), ("source-partition", str(record.partition).encode()),
             ("source-offset", str(record.offset).encode()), ("correlation-id", correlation.encode()),
         ]  # fmt: skip
-        producer.send(self.dlq, key=record.key, value=record.value, headers=headers)
+        producer.send(f"{record.topic}.dlq", key=record.key, value=record.value, headers=headers)
 
     def _update_lag(self, consumer: KafkaConsumer, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
         self._lag_checked = time.monotonic()

@@ -20,6 +20,13 @@ U32 = npt.NDArray[np.uint32]
 _PROBE = -1  # row ids are never negative
 
 
+def band_keys(sigs: U32, bands: int, rows: int) -> list[list[bytes]]:
+    """Per sketch, the key of each band: its values as big-endian bytes, as datasketch makes them."""
+    big = np.ascontiguousarray(sigs[:, : bands * rows], dtype=">u4")
+    keys: list[list[bytes]] = big.view(f"V{4 * rows}").tolist()
+    return keys
+
+
 class BandedLsh:
     """A MinHashLSH whose keys are row numbers; query and insert take precomputed band keys."""
 
@@ -30,11 +37,7 @@ class BandedLsh:
         self.direct = self._keys_match_datasketch(num_perm)
 
     def band_keys(self, sigs: U32) -> list[list[bytes]]:
-        """Per sketch, the key of each band: its values as big-endian bytes, as datasketch makes them."""
-        width = self.bands * self.rows
-        big = np.ascontiguousarray(sigs[:, :width], dtype=">u4")
-        keys: list[list[bytes]] = big.view(f"V{4 * self.rows}").tolist()
-        return keys
+        return band_keys(sigs, self.bands, self.rows)
 
     def query(self, keys: list[bytes], sig: U32) -> set[int]:
         if not self.direct:

@@ -134,24 +134,12 @@ class NearDuplicateIndex:
     # -- internals -----------------------------------------------------------------------------------
 
     def _sketch(self, texts: Sequence[str]) -> tuple[list[U32], U32]:
-        """Each text's sorted, unique shingle hashes, and its MinHash signature."""
-        if not texts:
-            return [], np.empty((0, self.config.num_perm), np.uint32)
-        hashes, counts = shingle_hashes(normalise_many(texts), self.config.ngram)
-        # A repeated shingle cannot change a minimum, so the raw hashes give the same signatures.
-        sigs = signatures(hashes, counts, self.config.num_perm, self.config.seed)
-        return unique_per_row(hashes, counts), sigs
+        return sketch(self.config, texts)
 
     def _best(self, shingles: U32, candidates: Iterable[int]) -> Match | None:
-        """The most similar candidate at or above the threshold, by exact Jaccard."""
-        best: Match | None = None
-        for c in candidates:
-            other = self._sets[c]
-            shared = intersection(shingles, other)
-            sim = shared / (len(shingles) + len(other) - shared)
-            if sim >= self.config.threshold and (best is None or sim > best.similarity):
-                best = Match(self._keys[c], round(sim, 4))
-        return best
+        return best_match(
+            shingles, ((self._keys[c], self._sets[c]) for c in candidates), self.config.threshold
+        )
 
     def _load(self, file: Path) -> None:
         with np.load(file) as data:
@@ -173,6 +161,27 @@ class NearDuplicateIndex:
         self._sigs = [sigs]
         for i, (sig, bands) in enumerate(zip(sigs, self._lsh.band_keys(sigs), strict=True)):
             self._lsh.insert(i, bands, sig)
+
+
+def sketch(config: MinhashConfig, texts: Sequence[str]) -> tuple[list[U32], U32]:
+    """Each text's sorted, unique shingle hashes, and its MinHash signature."""
+    if not texts:
+        return [], np.empty((0, config.num_perm), np.uint32)
+    hashes, counts = shingle_hashes(normalise_many(texts), config.ngram)
+    # A repeated shingle cannot change a minimum, so the raw hashes give the same signatures.
+    sigs = signatures(hashes, counts, config.num_perm, config.seed)
+    return unique_per_row(hashes, counts), sigs
+
+
+def best_match(shingles: U32, candidates: Iterable[tuple[str, U32]], threshold: float) -> Match | None:
+    """The most similar candidate (key, shingle set) at or above the threshold, by exact Jaccard."""
+    best: Match | None = None
+    for key, other in candidates:
+        shared = intersection(shingles, other)
+        sim = shared / (len(shingles) + len(other) - shared)
+        if sim >= threshold and (best is None or sim > best.similarity):
+            best = Match(key, round(sim, 4))
+    return best
 
 
 def _utf8(text: str) -> npt.NDArray[np.uint8]:

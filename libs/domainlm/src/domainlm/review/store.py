@@ -1,45 +1,48 @@
 """The review store: items, their current state, and every decision ever taken on them.
 
-SQLite in one process; the review service (a later issue) puts the same schema on Postgres. Keeping the
-decision history (not only the latest state) is what a reviewer UI needs for audit and undo.
+One schema on any database SQLAlchemy speaks: a SQLite file in one process (the embedded default), a
+Postgres server behind the review service, where several replicas and the reviewer UI share it.
+Keeping the decision history (not only the latest state) is what a reviewer UI needs for audit and undo.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+import sqlalchemy as sa
 from pydantic import BaseModel, Field
 
 from domainlm.records import ReviewState, Sample
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS items (
-    id TEXT PRIMARY KEY,
-    state TEXT NOT NULL,
-    route TEXT NOT NULL,              -- human | auto
-    doc_id TEXT NOT NULL,
-    section TEXT NOT NULL,
-    body TEXT NOT NULL,               -- the Sample as JSON, as last edited
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS items_state ON items(state, route);
-CREATE TABLE IF NOT EXISTS decisions (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    item_id TEXT NOT NULL REFERENCES items(id),
-    action TEXT NOT NULL,             -- approve | edit | reject
-    reviewer TEXT NOT NULL,
-    note TEXT NOT NULL DEFAULT '',
-    instruction TEXT,
-    output TEXT,
-    decided_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS decisions_item ON decisions(item_id);
-"""
+metadata = sa.MetaData()
+items = sa.Table(
+    "review_items",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("route", sa.Text, nullable=False),  # human | auto
+    sa.Column("doc_id", sa.Text, nullable=False),
+    sa.Column("section", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),  # the Sample as JSON, as last edited
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Index("review_items_state", "state", "route"),
+)
+decisions = sa.Table(
+    "review_decisions",
+    metadata,
+    sa.Column("seq", sa.Integer, sa.Identity(), primary_key=True),
+    sa.Column("item_id", sa.Text, sa.ForeignKey("review_items.id"), nullable=False, index=True),
+    sa.Column("action", sa.Text, nullable=False),  # approve | edit | reject
+    sa.Column("reviewer", sa.Text, nullable=False),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("instruction", sa.Text),
+    sa.Column("output", sa.Text),
+    sa.Column("decided_at", sa.Float, nullable=False),
+)
 
 
 class Decision(BaseModel):
@@ -56,78 +59,110 @@ class Decision(BaseModel):
 _STATE = {"approve": ReviewState.APPROVED, "edit": ReviewState.EDITED, "reject": ReviewState.REJECTED}
 
 
+def database_url(target: Path | str) -> str:
+    """A SQLAlchemy URL: given as is (postgresql+psycopg://…), or a SQLite file for a path."""
+    if isinstance(target, str) and "://" in target:
+        return target
+    path = Path(target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
 class ReviewStore:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False)
-        self._db.executescript(SCHEMA)
+    def __init__(self, target: Path | str) -> None:
+        self.url = database_url(target)
+        self._engine = sa.create_engine(self.url, pool_pre_ping=True)
+        metadata.create_all(self._engine)  # idempotent; replicas starting together race harmlessly
 
     def close(self) -> None:
-        self._db.close()
+        self._engine.dispose()
 
     def submit(self, sample: Sample, route: Literal["human", "auto"]) -> bool:
         """Adds an item once; returns False if it was already there (a re-run changes nothing)."""
         now = time.time()
-        cur = self._db.execute(
-            "INSERT OR IGNORE INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (sample.id, sample.review.value, route, sample.provenance.doc_id, sample.provenance.section,
-             sample.model_dump_json(), now, now),
-        )  # fmt: skip
-        self._db.commit()
-        return cur.rowcount == 1
+        row = {
+            "id": sample.id, "state": sample.review.value, "route": route,
+            "doc_id": sample.provenance.doc_id, "section": sample.provenance.section,
+            "body": sample.model_dump_json(), "created_at": now, "updated_at": now,
+        }  # fmt: skip
+        # ON CONFLICT DO NOTHING reads the same on SQLite and Postgres; two replicas submitting one
+        # redelivered item cannot both insert it.
+        insert = (
+            _dialect_insert(self._engine, items).values(row).on_conflict_do_nothing(index_elements=["id"])
+        )
+        with self._engine.begin() as db:
+            return db.execute(insert).rowcount == 1
 
     def get(self, item_id: str) -> Sample | None:
-        row = self._db.execute("SELECT body FROM items WHERE id = ?", (item_id,)).fetchone()
-        return Sample.model_validate_json(row[0]) if row else None
+        with self._engine.connect() as db:
+            body = db.execute(sa.select(items.c.body).where(items.c.id == item_id)).scalar()
+        return Sample.model_validate_json(body) if body is not None else None
 
     def decide(self, decision: Decision) -> Sample:
-        sample = self.get(decision.id)
-        if sample is None:
-            raise KeyError(f"no review item {decision.id!r}")
-        if decision.action == "edit":
-            if not (decision.instruction or decision.output):
-                raise ValueError(f"{decision.id}: an edit needs a new instruction or output")
-            sample.instruction = decision.instruction or sample.instruction
-            sample.output = decision.output or sample.output
-        sample.review, sample.reviewer = _STATE[decision.action], decision.reviewer
-        now = time.time()
-        with self._db:
-            self._db.execute(
-                "INSERT INTO decisions (item_id, action, reviewer, note, instruction, output, decided_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (decision.id, decision.action, decision.reviewer, decision.note, decision.instruction,
-                 decision.output, now),
+        with self._engine.begin() as db:
+            # Row lock on Postgres: two reviewers deciding one item at once are applied one after the other.
+            query = sa.select(items.c.body).where(items.c.id == decision.id).with_for_update()
+            body = db.execute(query).scalar()
+            if body is None:
+                raise KeyError(f"no review item {decision.id!r}")
+            sample = Sample.model_validate_json(body)
+            if decision.action == "edit":
+                if not (decision.instruction or decision.output):
+                    raise ValueError(f"{decision.id}: an edit needs a new instruction or output")
+                sample.instruction = decision.instruction or sample.instruction
+                sample.output = decision.output or sample.output
+            sample.review, sample.reviewer = _STATE[decision.action], decision.reviewer
+            now = time.time()
+            db.execute(
+                decisions.insert().values(
+                    item_id=decision.id, action=decision.action, reviewer=decision.reviewer,
+                    note=decision.note, instruction=decision.instruction, output=decision.output,
+                    decided_at=now,
+                )
             )  # fmt: skip
-            self._db.execute(
-                "UPDATE items SET state = ?, body = ?, updated_at = ? WHERE id = ?",
-                (sample.review.value, sample.model_dump_json(), now, decision.id),
+            db.execute(
+                items.update()
+                .where(items.c.id == decision.id)
+                .values(state=sample.review.value, body=sample.model_dump_json(), updated_at=now)
             )
         return sample
 
-    def items(self, states: Iterable[ReviewState] | None = None) -> Iterator[Sample]:
-        query, args = "SELECT body FROM items", ()
+    def items(
+        self, states: Iterable[ReviewState] | None = None, limit: int | None = None
+    ) -> Iterator[Sample]:
+        query = sa.select(items.c.body).order_by(items.c.created_at, items.c.id).limit(limit)
         if states is not None:
-            wanted = tuple(s.value for s in states)
-            query += f" WHERE state IN ({','.join('?' * len(wanted))})"
-            args = wanted  # type: ignore[assignment]
-        for (body,) in self._db.execute(query + " ORDER BY created_at, id", args).fetchall():
+            query = query.where(items.c.state.in_([s.value for s in states]))
+        with self._engine.connect() as db:
+            bodies = db.execute(query).scalars().all()
+        for body in bodies:
             yield Sample.model_validate_json(body)
 
-    def pending(self) -> Iterator[Sample]:
-        return self.items([ReviewState.PENDING])
+    def pending(self, limit: int | None = None) -> Iterator[Sample]:
+        return self.items([ReviewState.PENDING], limit)
 
     def verified(self) -> Iterator[Sample]:
         return self.items([ReviewState.APPROVED, ReviewState.EDITED])
 
     def counts(self) -> dict[str, int]:
-        rows = self._db.execute("SELECT state, COUNT(*) FROM items GROUP BY state").fetchall()
-        return {state: n for state, n in rows}
+        query = sa.select(items.c.state, sa.func.count()).group_by(items.c.state)
+        with self._engine.connect() as db:
+            return {state: n for state, n in db.execute(query).all()}
 
-    def history(self, item_id: str) -> list[dict[str, object]]:
-        cur = self._db.execute(
-            "SELECT action, reviewer, note, instruction, output, decided_at FROM decisions"
-            " WHERE item_id = ? ORDER BY seq",
-            (item_id,),
-        )
-        cols = [c[0] for c in cur.description]
-        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+    def history(self, item_id: str) -> list[dict[str, Any]]:
+        cols = [decisions.c[n] for n in ("action", "reviewer", "note", "instruction", "output", "decided_at")]
+        query = sa.select(*cols).where(decisions.c.item_id == item_id).order_by(decisions.c.seq)
+        with self._engine.connect() as db:
+            return [dict(row._mapping) for row in db.execute(query)]
+
+
+def _dialect_insert(engine: sa.Engine, table: sa.Table) -> Any:
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    if engine.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table)
+    raise ValueError(f"review store: unsupported database {engine.dialect.name!r} (SQLite or Postgres)")

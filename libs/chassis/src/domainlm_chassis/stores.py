@@ -1,0 +1,120 @@
+"""Redis and PostgreSQL servers (Debian's packages) as child processes, for tests and local stacks.
+
+The dedup service keeps its shared index in Redis and the review service its store in Postgres; in a
+deployment both are managed servers. Here each gets a fresh data directory and a free port.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from domainlm.childproc import ChildServer, accepts_connections, free_port
+
+
+class _DataDirServer(ChildServer):
+    def __init__(self, data_dir: Path | None, prefix: str) -> None:
+        self._tmp = None if data_dir else tempfile.TemporaryDirectory(prefix=prefix)
+        self.data_dir = data_dir or Path(self._tmp.name)  # type: ignore[union-attr]
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.log_path = self.data_dir / "server.log"
+
+    def ready(self) -> bool:
+        return accepts_connections(self.port)
+
+    def stop(self) -> None:
+        super().stop()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+
+class RedisServer(_DataDirServer):
+    """`url` is its address; data is appended to a file (appendfsync everysec), as in production."""
+
+    what = "Redis"
+
+    def __init__(self, data_dir: Path | None = None) -> None:
+        super().__init__(data_dir, "domainlm-redis-")
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 30.0) -> RedisServer:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed: run scripts/setup.sh (Debian's redis-server)")
+        self.spawn(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.data_dir),
+             "--appendonly", "yes", "--save", "", "--protected-mode", "no"],
+            timeout,
+        )  # fmt: skip
+        return self
+
+
+class PostgresServer(_DataDirServer):
+    """A fresh cluster with a `domainlm` database; `url` is its SQLAlchemy URL (psycopg driver).
+
+    PostgreSQL refuses to run as root, so under root the cluster belongs to Debian's `postgres` user.
+    """
+
+    what = "PostgreSQL"
+    user = database = "domainlm"
+
+    def __init__(self, data_dir: Path | None = None) -> None:
+        super().__init__(data_dir, "domainlm-pg-")
+        self.bin = _postgres_bin()
+        self._as: list[str] = []
+        if os.geteuid() == 0:
+            self._as = ["runuser", "-u", "postgres", "--"]
+            self.data_dir.chmod(0o755)
+            os.chown(self.data_dir, pwd.getpwnam("postgres").pw_uid, -1)
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://{self.user}@127.0.0.1:{self.port}/{self.database}"
+
+    def start(self, timeout: float = 60.0) -> PostgresServer:
+        cluster = self.data_dir / "cluster"
+        if not (cluster / "PG_VERSION").exists():
+            self._run([f"{self.bin}/initdb", "-D", str(cluster), "-U", self.user, "--auth=trust",
+                       "--encoding=UTF8", "--locale=C.UTF-8"])  # fmt: skip
+        self.log_path.touch()
+        if self._as:
+            os.chown(self.log_path, pwd.getpwnam("postgres").pw_uid, -1)
+        self.spawn(
+            [*self._as, f"{self.bin}/postgres", "-D", str(cluster), "-p", str(self.port),
+             "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.data_dir}",
+             "-c", "fsync=off" if self._tmp else "fsync=on"],
+            timeout,
+        )  # fmt: skip
+        created = self._run(
+            [f"{self.bin}/createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, self.database],
+            check=False,
+        )
+        if created.returncode and b"already exists" not in created.stderr:
+            raise RuntimeError(f"createdb failed: {created.stderr.decode(errors='replace')}")
+        return self
+
+    def ready(self) -> bool:
+        if not accepts_connections(self.port):
+            return False
+        probe = [f"{self.bin}/pg_isready", "-h", "127.0.0.1", "-p", str(self.port)]
+        return subprocess.run(probe, capture_output=True).returncode == 0
+
+    def _run(self, command: Sequence[str], check: bool = True) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run([*self._as, *command], capture_output=True, check=check, timeout=120)
+
+
+def _postgres_bin() -> str:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"))
+    if not found:
+        raise RuntimeError("PostgreSQL is not installed: run scripts/setup.sh (Debian's postgresql)")
+    return str(Path(found[-1]).parent)  # the newest installed major version
