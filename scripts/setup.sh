@@ -12,6 +12,9 @@ APT_PACKAGES=(tesseract-ocr tesseract-ocr-kor poppler-utils fonts-nanum qpdf red
 # The Kafka broker runs on the JDK; Maven fetches its jars.
 command -v java >/dev/null 2>&1 || APT_PACKAGES+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || APT_PACKAGES+=(maven)
+# npm fetches buf (proto lint); Go builds the Compose Specification loader (compose file test).
+command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(npm)
+command -v go >/dev/null 2>&1 || [[ -x /usr/local/go/bin/go ]] || APT_PACKAGES+=(golang-go)
 # uv is installed with pip when it is missing.
 command -v uv >/dev/null 2>&1 || python3 -m pip --version >/dev/null 2>&1 || APT_PACKAGES+=(python3-pip)
 missing=()
@@ -32,3 +35,5 @@ fi
 uv sync --quiet --frozen --all-groups
 "$ROOT/scripts/setup-vllm.sh"
 "$ROOT/scripts/setup-kafka.sh"
+"$ROOT/scripts/setup-buf.sh"               # buf, for the proto lint test
+"$ROOT/scripts/setup-compose-schema.sh" >/dev/null  # the Compose Specification, for the compose test

@@ -1,4 +1,4 @@
-"""Real parts for integration tests: a tiny local model served by the real vLLM server on CPU."""
+"""Real parts for integration tests: vLLM on CPU serving a tiny local model, Kafka, Redis, Postgres."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from domainlm.teacher import TeacherSettings
 from domainlm.tinymodel import build_tiny_model
 from domainlm.vllm_server import VllmServer
 from domainlm_chassis.broker import KafkaBroker
+from domainlm_chassis.stores import PostgresServer, RedisServer
 
 
 @pytest.fixture(scope="session")
@@ -41,3 +42,17 @@ def broker() -> Iterator[KafkaBroker]:
     """The real Apache Kafka broker, KRaft single node, for the whole session."""
     with KafkaBroker() as b:
         yield b
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """Debian's redis-server: the dedup replicas' shared index."""
+    with RedisServer() as r:
+        yield r
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """Debian's PostgreSQL, a fresh cluster: the review service's store."""
+    with PostgresServer() as p:
+        yield p

@@ -80,7 +80,8 @@ def test_sigkill_mid_stream_then_restart_loses_and_invents_nothing(broker: Kafka
     produce(broker.bootstrap, topic_in, messages)
     env = {**os.environ, "DOMAINLM_OCR_BOOTSTRAP": broker.bootstrap, "DOMAINLM_OCR_IN_TOPIC": topic_in,
            "DOMAINLM_OCR_OUT_TOPIC": topic_out, "DOMAINLM_OCR_GROUP": f"ocr-{run}",
-           "DOMAINLM_OCR_MAX_POLL_RECORDS": "1", "DOMAINLM_OCR_METRICS_PORT": str(free_port())}  # fmt: skip
+           "DOMAINLM_OCR_MAX_POLL_RECORDS": "1", "DOMAINLM_OCR_METRICS_PORT": str(free_port()),
+           "DOMAINLM_OCR_GRPC_PORT": str(free_port())}  # fmt: skip
     service = [str(ROOT / ".venv" / "bin" / "domainlm-ocr")]
 
     watcher = KafkaConsumer(

@@ -1,4 +1,4 @@
-"""`domainlm-generator`: runs the generator service's Kafka worker until SIGTERM."""
+"""`domainlm-generator`: the generator service's Kafka worker and gRPC server until SIGTERM."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from domainlm.generation import SampleGenerator
 from domainlm.teacher import TeacherClient
 from domainlm_chassis.service import serve
 from domainlm_generator.handler import chunk_batch_handler
+from domainlm_generator.servicer import GeneratorServicer
 from domainlm_generator.settings import GeneratorServiceSettings
 
 
@@ -13,8 +14,9 @@ def main() -> None:
     settings = GeneratorServiceSettings()
     teacher = TeacherClient(settings.teacher)
     teacher.check_reachable()
-    handler = chunk_batch_handler(SampleGenerator(teacher, settings.generate), settings.rejections_topic)
-    serve(settings.worker("generator", batch_handler=handler), settings)
+    generator = SampleGenerator(teacher, settings.generate)
+    handler = chunk_batch_handler(generator, settings.rejections_topic)
+    serve(settings.worker("generator", batch_handler=handler), settings, [GeneratorServicer(generator)])
 
 
 if __name__ == "__main__":

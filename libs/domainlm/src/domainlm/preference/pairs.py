@@ -35,7 +35,9 @@ class PairBuilder:
 
     name = "pairs"
 
-    def __init__(self, settings: PairSettings | None = None, sources: Sequence[RejectedAnswerSource] = ()) -> None:
+    def __init__(
+        self, settings: PairSettings | None = None, sources: Sequence[RejectedAnswerSource] = ()
+    ) -> None:
         self.settings = settings or PairSettings()
         self.sources: list[RejectedAnswerSource] = list(sources) or [DistractorSource()]
         self.dpo_only: set[str] = set()
@@ -49,7 +51,9 @@ class PairBuilder:
         s = self.settings
         for sample in samples:
             funnel.saw(self.name)
-            options = [(a, src) for a, src in candidates.get(sample.id, []) if a.strip() != sample.output.strip()]
+            options = [
+                (a, src) for a, src in candidates.get(sample.id, []) if a.strip() != sample.output.strip()
+            ]
             if not options:
                 funnel.reject(self.name, "no-rejected-answer", sample.id, f"kind={sample.kind}")
                 continue

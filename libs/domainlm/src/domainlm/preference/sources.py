@@ -33,7 +33,11 @@ class DistractorSource:
         out: dict[str, list[str]] = {}
         for s in samples:
             if s.kind == SampleKind.MCQ and s.choices and s.answer_index is not None:
-                wrong = [c for i, c in enumerate(s.choices) if i != s.answer_index and c.strip() != s.output.strip()]
+                wrong = [
+                    c
+                    for i, c in enumerate(s.choices)
+                    if i != s.answer_index and c.strip() != s.output.strip()
+                ]
                 if wrong:
                     out[s.id] = wrong
         return out

@@ -25,13 +25,24 @@ class ReviewGate:
 
     def run(self, records: Iterable[Sample], funnel: Funnel) -> Iterator[Sample]:
         for sample in records:
-            human = self.settings.needs_human(sample)
-            # submit() is a no-op for an item already stored, so a re-run never overrides a human.
-            if self.store.submit(sample, "human" if human else "auto") and not human:
-                ok, note = self.settings.auto_verdict(sample)
-                action = "approve" if ok else "reject"
-                self.store.decide(Decision(id=sample.id, action=action, reviewer="auto", note=note))
+            self.admit(sample)
         yield from self.release(funnel)
+
+    def admit(self, sample: Sample) -> Sample:
+        """Stores one item, routed by policy and decided by the checks if no human is needed.
+
+        Returns the item as stored now: verified, rejected, or pending a human. Admitting an item again
+        changes nothing (submit() is a no-op for a stored item), so a re-run or a redelivered message
+        never overrides a human and gets the same answer.
+        """
+        human = self.settings.needs_human(sample)
+        if self.store.submit(sample, "human" if human else "auto") and not human:
+            ok, note = self.settings.auto_verdict(sample)
+            action = "approve" if ok else "reject"
+            return self.store.decide(Decision(id=sample.id, action=action, reviewer="auto", note=note))
+        stored = self.store.get(sample.id)
+        assert stored is not None  # submitted just above
+        return stored
 
     def release(self, funnel: Funnel) -> Iterator[Sample]:
         """Accounts for every item in the store: verified ones flow on, the rest are counted."""

@@ -87,11 +87,15 @@ class ReviewStore:
         }  # fmt: skip
         # ON CONFLICT DO NOTHING reads the same on SQLite and Postgres; two replicas submitting one
         # redelivered item cannot both insert it.
+        # RETURNING tells whether the row went in (psycopg's rowcount does not, for ON CONFLICT).
         insert = (
-            _dialect_insert(self._engine, items).values(row).on_conflict_do_nothing(index_elements=["id"])
+            _dialect_insert(self._engine, items)
+            .values(row)
+            .on_conflict_do_nothing(index_elements=["id"])
+            .returning(items.c.id)
         )
         with self._engine.begin() as db:
-            return db.execute(insert).rowcount == 1
+            return db.execute(insert).first() is not None
 
     def get(self, item_id: str) -> Sample | None:
         with self._engine.connect() as db:

@@ -1,0 +1,48 @@
+"""The one wiring module: a batch of samples → the shared index → unique samples, duplicates rejected."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from kafka.consumer.fetcher import ConsumerRecord
+from pydantic import ValidationError
+from redis.exceptions import LockError, RedisError
+
+from domainlm.dedup import Match, sample_text
+from domainlm.records import Rejection, Sample
+from domainlm_chassis.worker import BatchHandler, Output, PoisonMessage
+
+
+class Index(Protocol):
+    def add_batch(self, keys: list[str], texts: list[str]) -> list[Match | None]: ...
+
+
+def sample_batch_handler(index: Index, rejections_topic: str) -> BatchHandler:
+    def handle(records: list[ConsumerRecord]) -> list[list[Output] | Exception]:
+        parsed: list[Sample | PoisonMessage] = []
+        for record in records:
+            try:
+                parsed.append(Sample.model_validate_json(record.value))
+            except ValidationError as e:
+                parsed.append(PoisonMessage("invalid-sample", str(e)[:1000]))
+        samples = [s for s in parsed if isinstance(s, Sample)]
+        try:
+            matches = dict(zip((s.id for s in samples), index.add_batch(
+                [s.id for s in samples], [sample_text(s) for s in samples]), strict=True))  # fmt: skip
+        except (RedisError, LockError) as e:  # Redis away or busy: the batch is retried, then dead-lettered
+            return [RuntimeError(f"index-unavailable: {e}")] * len(records)
+        out: list[list[Output] | Exception] = []
+        for item in parsed:
+            if isinstance(item, PoisonMessage):
+                out.append(item)
+            elif (match := matches[item.id]) is None:
+                out.append([Output(item.id, item.model_dump_json().encode())])
+            else:
+                detail = f"duplicate of {match.kept} (similarity {match.similarity:.2f})"
+                rejection = Rejection(
+                    stage="dedup", reason="near-duplicate", record_id=item.id, detail=detail
+                )
+                out.append([Output(item.id, rejection.model_dump_json().encode(), rejections_topic)])
+        return out
+
+    return handle

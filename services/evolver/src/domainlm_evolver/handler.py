@@ -1,0 +1,54 @@
+"""The one wiring module: a batch of unique samples → concurrent evolutions → evolved samples.
+
+Samples at the configured depth (and MCQ items) are consumed without output, which ends the
+samples.unique ⇄ samples.evolved loop.
+"""
+
+from __future__ import annotations
+
+from kafka.consumer.fetcher import ConsumerRecord
+from pydantic import ValidationError
+
+from domainlm.evolution import InstructionEvolver
+from domainlm.records import Rejection, Sample
+from domainlm_chassis.worker import BatchHandler, Output, PoisonMessage
+from domainlm_evolver.chunks import ChunkFeed
+
+
+def sample_batch_handler(
+    evolver: InstructionEvolver, chunks: ChunkFeed, rejections_topic: str, chunk_wait_s: float
+) -> BatchHandler:
+    def handle(records: list[ConsumerRecord]) -> list[list[Output] | Exception]:
+        parsed: list[Sample | PoisonMessage] = []
+        for record in records:
+            try:
+                parsed.append(Sample.model_validate_json(record.value))
+            except ValidationError as e:
+                parsed.append(PoisonMessage("invalid-sample", str(e)[:1000]))
+        parents = list({s.id: s for s in parsed if isinstance(s, Sample) and evolver.evolvable(s)}.values())
+        missing = chunks.wait_for({p.provenance.chunk_id for p in parents}, chunk_wait_s)
+        ready = [p for p in parents if p.provenance.chunk_id not in missing]
+        results = {r.parent_id: r for r in evolver.results(ready)}
+        out: list[list[Output] | Exception] = []
+        for item in parsed:
+            if isinstance(item, PoisonMessage):
+                out.append(item)
+            elif not evolver.evolvable(item):
+                out.append([])
+            elif item.provenance.chunk_id in missing:  # retried with backoff, then the DLQ with this reason
+                out.append(
+                    RuntimeError(f"source-chunk-missing: {item.provenance.chunk_id} not on the chunks topic")
+                )
+            elif (result := results[item.id]).transient:
+                out.append(RuntimeError(f"teacher-unavailable: {result.rejections[0]}"))
+            else:
+                outputs = [Output(s.id, s.model_dump_json().encode()) for s in result.samples]
+                outputs += [
+                    Output(task_id, Rejection(stage="evolve", reason=reason, record_id=task_id, detail=detail)
+                           .model_dump_json().encode(), rejections_topic)
+                    for reason, task_id, detail in result.rejections
+                ]  # fmt: skip
+                out.append(outputs)
+        return out
+
+    return handle

@@ -1,0 +1,33 @@
+"""The one wiring module: generated samples → the review store → verified samples (or held for a human)."""
+
+from __future__ import annotations
+
+from kafka.consumer.fetcher import ConsumerRecord
+from pydantic import ValidationError
+
+from domainlm.records import Rejection, ReviewState, Sample
+from domainlm.review import ReviewGate
+from domainlm_chassis.worker import Handler, Output, PoisonMessage
+
+
+def sample_handler(gate: ReviewGate, rejections_topic: str) -> Handler:
+    def handle(record: ConsumerRecord) -> list[Output]:
+        try:
+            sample = Sample.model_validate_json(record.value)
+        except ValidationError as e:
+            raise PoisonMessage("invalid-sample", str(e)[:1000]) from e
+        return decision_outputs(gate.admit(sample), rejections_topic)
+
+    return handle
+
+
+def decision_outputs(sample: Sample, rejections_topic: str) -> list[Output]:
+    """What a decided item sends on: itself when verified, a rejection when rejected, nothing if pending."""
+    if sample.is_verified:
+        return [Output(sample.id, sample.model_dump_json().encode())]
+    if sample.review == ReviewState.REJECTED:
+        rejection = Rejection(
+            stage="review", reason=f"rejected-by-{sample.reviewer or 'reviewer'}", record_id=sample.id
+        )
+        return [Output(sample.id, rejection.model_dump_json().encode(), rejections_topic)]
+    return []  # held for a human; the gRPC Decide call sends it on
