@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from kafka import KafkaConsumer
 from kafkautil import drain, keys, produce
 
 from corpus import ROOT
@@ -58,6 +59,19 @@ def start(command: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
 
 
+def first_output(bootstrap: str, topics: list[str], timeout: float) -> bool:
+    watcher = KafkaConsumer(*topics, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                            isolation_level="read_committed")  # fmt: skip
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if watcher.poll(timeout_ms=100):
+                return True
+        return False
+    finally:
+        watcher.close()
+
+
 def wait_for(condition, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -88,7 +102,7 @@ def test_sigkill_generator_and_dedup_mid_stream(
         "TEACHER__MAX_TOKENS": str(vllm_teacher.max_tokens), "TEACHER__MAX_RETRIES": "1",
     }.items()}  # fmt: skip
     dedup_env = {f"DOMAINLM_DEDUP_{k}": v for k, v in {
-        **common, "MAX_POLL_RECORDS": "6", "BOOTSTRAP": b, "IN_TOPIC": f"verified-{run},evolved-{run}",
+        **common, "MAX_POLL_RECORDS": "1", "BOOTSTRAP": b, "IN_TOPIC": f"verified-{run},evolved-{run}",
         "OUT_TOPIC": f"unique-{run}", "GROUP": f"dedup-{run}", "REDIS_URL": redis_server.url,
         "NAMESPACE": f"crash-{run}", "METRICS_PORT": str(free_port()), "GRPC_PORT": str(free_port()),
     }.items()}  # fmt: skip
@@ -104,14 +118,17 @@ def test_sigkill_generator_and_dedup_mid_stream(
         chunk_ids = {c.id for c in chunks}
         return [k for k in keys(b, f"rejections-{run}", idle_ms=800) if k.split(":")[0] not in chunk_ids]
 
-    first = [start("domainlm-generator", gen_env), start("domainlm-dedup", dedup_env)]
-    try:
-        assert wait_for(lambda: generated() and unique(), 180), "no output before the crash"
-    finally:
-        for proc in first:
+    # Each is killed as soon as its first output is committed: mid-stream, with batches in flight.
+    for command, env, topics in (("domainlm-dedup", dedup_env, [f"unique-{run}"]),
+                                 ("domainlm-generator", gen_env, [f"generated-{run}", f"rejections-{run}"])):  # fmt: skip
+        proc = start(command, env)
+        try:
+            assert first_output(b, topics, 180), f"{command}: no output before the crash"
+        finally:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
-    assert len(set(unique())) < len(clusters), "the crash should have come mid-stream"
+    assert len(set(unique())) < len(clusters), "the dedup crash should have come mid-stream"
+    assert not _chunks_done(drain(b, f"generated-{run}") + drain(b, f"rejections-{run}"), chunks)
 
     second = [start("domainlm-generator", gen_env), start("domainlm-dedup", dedup_env)]
     try:
