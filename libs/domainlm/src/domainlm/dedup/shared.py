@@ -16,7 +16,7 @@ lossless).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -38,7 +38,7 @@ class SharedNearDuplicateIndex:
     ) -> None:
         self.config, self.namespace = config, namespace
         self.bands, self.rows = config.lsh_params()
-        self.redis = redis.Redis.from_url(url)
+        self.redis = redis.Redis.from_url(url)  # replies are bytes (no decode_responses)
         kwargs = self.redis.connection_pool.connection_kwargs
         storage = {
             "type": "redis",
@@ -125,7 +125,7 @@ class SharedNearDuplicateIndex:
         if not keys:
             return {}
         wanted = sorted(keys)
-        raw = self.redis.hmget(self._shingles, wanted)
+        raw = cast(list[bytes | None], self.redis.hmget(self._shingles, wanted))
         return {
             k: np.frombuffer(v, dtype=np.uint32) for k, v in zip(wanted, raw, strict=True) if v is not None
         }
@@ -148,7 +148,7 @@ class SharedNearDuplicateIndex:
         mine = self.config.model_dump_json()
         name = f"{self.namespace}:config"
         self.redis.set(name, mine, nx=True)
-        stored = self.redis.get(name)
+        stored = cast(bytes | None, self.redis.get(name))
         if stored is not None and stored.decode() != mine:
             raise IndexConfigMismatch(
                 f"the Redis index {self.namespace!r} was built with {stored.decode()}, not {mine}; "
