@@ -53,6 +53,7 @@ class KafkaBroker(ChildServer):
     ) -> None:
         self._tmp = None if data_dir else tempfile.TemporaryDirectory(prefix="domainlm-kafka-")
         self.data_dir = data_dir or Path(self._tmp.name)  # type: ignore[union-attr]
+        self.data_dir.mkdir(parents=True, exist_ok=True)
         self.port, self.controller = free_port(), free_port()
         self.partitions, self.max_bytes = partitions, max_bytes
         self.log_path = self.data_dir / "broker.log"
@@ -71,10 +72,11 @@ class KafkaBroker(ChildServer):
             )
         )  # fmt: skip
         cluster = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        subprocess.run(
-            ["java", "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", cluster, "-c", str(props)],
-            check=True, capture_output=True, timeout=120,
-        )  # fmt: skip
+        if not (self.data_dir / "log" / "meta.properties").exists():  # else: a stack started again
+            subprocess.run(
+                ["java", "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", cluster, "-c", str(props)],
+                check=True, capture_output=True, timeout=120,
+            )  # fmt: skip
         self.spawn(["java", "-Xmx512m", "-cp", classpath, "kafka.Kafka", str(props)], timeout)
         return self
 

@@ -7,6 +7,7 @@ deployment both are managed servers. Here each gets a fresh data directory and a
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import pwd
 import shutil
@@ -71,27 +72,32 @@ class PostgresServer(_DataDirServer):
     def __init__(self, data_dir: Path | None = None) -> None:
         super().__init__(data_dir, "domainlm-pg-")
         self.bin = _postgres_bin()
+        self.cluster = self.data_dir / "cluster"
         self._as: list[str] = []
         if os.geteuid() == 0:
+            # The `postgres` user may not be able to reach a directory under root's (0700 temp dirs,
+            # /root): the cluster then lives where it can, named after the data directory, so a stack
+            # started again finds its data.
             self._as = ["runuser", "-u", "postgres", "--"]
-            self.data_dir.chmod(0o755)
-            os.chown(self.data_dir, pwd.getpwnam("postgres").pw_uid, -1)
+            digest = hashlib.sha256(str(self.data_dir.resolve()).encode()).hexdigest()[:16]
+            self.cluster = Path("/var/tmp/domainlm-postgres") / digest
+            self.cluster.parent.mkdir(mode=0o755, exist_ok=True)
+            owner = pwd.getpwnam("postgres").pw_uid
+            self.cluster.mkdir(mode=0o700, exist_ok=True)
+            os.chown(self.cluster, owner, -1)
 
     @property
     def url(self) -> str:
         return f"postgresql+psycopg://{self.user}@127.0.0.1:{self.port}/{self.database}"
 
     def start(self, timeout: float = 60.0) -> PostgresServer:
-        cluster = self.data_dir / "cluster"
+        cluster = self.cluster
         if not (cluster / "PG_VERSION").exists():
             self._run([f"{self.bin}/initdb", "-D", str(cluster), "-U", self.user, "--auth=trust",
                        "--encoding=UTF8", "--locale=C.UTF-8"])  # fmt: skip
-        self.log_path.touch()
-        if self._as:
-            os.chown(self.log_path, pwd.getpwnam("postgres").pw_uid, -1)
         self.spawn(
             [*self._as, f"{self.bin}/postgres", "-D", str(cluster), "-p", str(self.port),
-             "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.data_dir}",
+             "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={cluster}",
              "-c", "fsync=off" if self._tmp else "fsync=on"],
             timeout,
         )  # fmt: skip
@@ -108,6 +114,11 @@ class PostgresServer(_DataDirServer):
             return False
         probe = [f"{self.bin}/pg_isready", "-h", "127.0.0.1", "-p", str(self.port)]
         return subprocess.run(probe, capture_output=True).returncode == 0
+
+    def stop(self) -> None:
+        super().stop()
+        if self._tmp is not None and self._as:  # a throwaway server's cluster goes with it
+            shutil.rmtree(self.cluster, ignore_errors=True)
 
     def _run(self, command: Sequence[str], check: bool = True) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run([*self._as, *command], capture_output=True, check=check, timeout=120)

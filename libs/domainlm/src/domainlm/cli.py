@@ -402,10 +402,12 @@ def tiny_model(
 def _add_service_commands() -> None:
     """Commands that talk to the services come with the chassis; this library never imports Kafka."""
     try:
+        from domainlm_chassis.stackcli import stack_app
         from domainlm_chassis.submit import submit
     except ImportError:  # the chassis is not installed: the one-process commands still work
         return
     app.command()(submit)
+    app.add_typer(stack_app, name="stack")
 
 
 _add_service_commands()
