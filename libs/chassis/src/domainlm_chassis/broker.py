@@ -9,11 +9,10 @@ from __future__ import annotations
 import base64
 import os
 import subprocess
-import tempfile
 import uuid
 from pathlib import Path
 
-from domainlm.childproc import ChildServer, accepts_connections, free_port
+from domainlm.childproc import DataDirServer, free_port
 from domainlm.paths import project_root
 
 _PROPERTIES = """\
@@ -43,7 +42,7 @@ def kafka_classpath() -> str:
     return f"{libs}/*"
 
 
-class KafkaBroker(ChildServer):
+class KafkaBroker(DataDirServer):
     """Context manager: a formatted, started broker; `bootstrap` is its address."""
 
     what = "Kafka"
@@ -51,10 +50,8 @@ class KafkaBroker(ChildServer):
     def __init__(
         self, data_dir: Path | None = None, partitions: int = 4, max_bytes: int = 8 * 1024 * 1024
     ) -> None:
-        self._tmp = None if data_dir else tempfile.TemporaryDirectory(prefix="domainlm-kafka-")
-        self.data_dir = data_dir or Path(self._tmp.name)  # type: ignore[union-attr]
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.port, self.controller = free_port(), free_port()
+        super().__init__(data_dir, "domainlm-kafka-")
+        self.controller = free_port()
         self.partitions, self.max_bytes = partitions, max_bytes
         self.log_path = self.data_dir / "broker.log"
 
@@ -79,11 +76,3 @@ class KafkaBroker(ChildServer):
             )  # fmt: skip
         self.spawn(["java", "-Xmx512m", "-cp", classpath, "kafka.Kafka", str(props)], timeout)
         return self
-
-    def ready(self) -> bool:
-        return accepts_connections(self.port)
-
-    def stop(self) -> None:
-        super().stop()
-        if self._tmp is not None:
-            self._tmp.cleanup()

@@ -12,31 +12,13 @@ import os
 import pwd
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from domainlm.childproc import ChildServer, accepts_connections, free_port
+from domainlm.childproc import DataDirServer, accepts_connections
 
 
-class _DataDirServer(ChildServer):
-    def __init__(self, data_dir: Path | None, prefix: str) -> None:
-        self._tmp = None if data_dir else tempfile.TemporaryDirectory(prefix=prefix)
-        self.data_dir = data_dir or Path(self._tmp.name)  # type: ignore[union-attr]
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        self.log_path = self.data_dir / "server.log"
-
-    def ready(self) -> bool:
-        return accepts_connections(self.port)
-
-    def stop(self) -> None:
-        super().stop()
-        if self._tmp is not None:
-            self._tmp.cleanup()
-
-
-class RedisServer(_DataDirServer):
+class RedisServer(DataDirServer):
     """`url` is its address; data is appended to a file (appendfsync everysec), as in production."""
 
     what = "Redis"
@@ -60,7 +42,7 @@ class RedisServer(_DataDirServer):
         return self
 
 
-class PostgresServer(_DataDirServer):
+class PostgresServer(DataDirServer):
     """A fresh cluster with a `domainlm` database; `url` is its SQLAlchemy URL (psycopg driver).
 
     PostgreSQL refuses to run as root, so under root the cluster belongs to Debian's `postgres` user.

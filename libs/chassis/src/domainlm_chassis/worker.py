@@ -22,11 +22,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.structs import OffsetAndMetadata
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from pydantic import BaseModel, ValidationError
 
 log = logging.getLogger("domainlm.worker")
 _LAG_EVERY_S = 5.0
@@ -51,6 +53,20 @@ Handler = Callable[[ConsumerRecord], list[Output]]
 # One result per record, in order: its outputs, or the exception it raised (PoisonMessage: to the DLQ
 # at once; anything else: retried). Stages that gain from concurrency (teacher calls) take batches.
 BatchHandler = Callable[[list[ConsumerRecord]], list["list[Output] | Exception"]]
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_records(records: list[ConsumerRecord], model: type[M], reason: str) -> list[M | PoisonMessage]:
+    """Each message as a record of `model`, or a PoisonMessage(reason) saying why it is not one."""
+    parsed: list[M | PoisonMessage] = []
+    for record in records:
+        try:
+            parsed.append(model.model_validate_json(record.value))
+        except ValidationError as e:
+            parsed.append(PoisonMessage(reason, str(e)[:1000]))
+    return parsed
 
 
 def per_record(handler: Handler) -> BatchHandler:

@@ -10,6 +10,7 @@ import contextlib
 import os
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -83,3 +84,22 @@ def accepts_connections(port: int) -> bool:
     with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
         return True
     return False
+
+
+class DataDirServer(ChildServer):
+    """A server with a data directory (a throwaway temporary one unless given), a free port and a log."""
+
+    def __init__(self, data_dir: Path | None, prefix: str) -> None:
+        self._tmp = None if data_dir else tempfile.TemporaryDirectory(prefix=prefix)
+        self.data_dir = data_dir or Path(self._tmp.name)  # type: ignore[union-attr]
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.log_path = self.data_dir / "server.log"
+
+    def ready(self) -> bool:
+        return accepts_connections(self.port)
+
+    def stop(self) -> None:
+        super().stop()
+        if self._tmp is not None:
+            self._tmp.cleanup()

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Protocol
 
 from kafka.consumer.fetcher import ConsumerRecord
-from pydantic import ValidationError
 from redis.exceptions import LockError, RedisError
 
 from domainlm.dedup import Match, sample_text
 from domainlm.records import Rejection, Sample
-from domainlm_chassis.worker import BatchHandler, Output, PoisonMessage
+from domainlm_chassis.worker import BatchHandler, Output, PoisonMessage, parse_records
 
 
 class Index(Protocol):
@@ -19,12 +18,7 @@ class Index(Protocol):
 
 def sample_batch_handler(index: Index, rejections_topic: str) -> BatchHandler:
     def handle(records: list[ConsumerRecord]) -> list[list[Output] | Exception]:
-        parsed: list[Sample | PoisonMessage] = []
-        for record in records:
-            try:
-                parsed.append(Sample.model_validate_json(record.value))
-            except ValidationError as e:
-                parsed.append(PoisonMessage("invalid-sample", str(e)[:1000]))
+        parsed = parse_records(records, Sample, "invalid-sample")
         samples = [s for s in parsed if isinstance(s, Sample)]
         try:
             matches = dict(zip((s.id for s in samples), index.add_batch(

@@ -7,11 +7,10 @@ samples.unique ⇄ samples.evolved loop.
 from __future__ import annotations
 
 from kafka.consumer.fetcher import ConsumerRecord
-from pydantic import ValidationError
 
 from domainlm.evolution import InstructionEvolver
 from domainlm.records import Rejection, Sample
-from domainlm_chassis.worker import BatchHandler, Output, PoisonMessage
+from domainlm_chassis.worker import BatchHandler, Output, PoisonMessage, parse_records
 from domainlm_evolver.chunks import ChunkFeed
 
 
@@ -19,12 +18,7 @@ def sample_batch_handler(
     evolver: InstructionEvolver, chunks: ChunkFeed, rejections_topic: str, chunk_wait_s: float
 ) -> BatchHandler:
     def handle(records: list[ConsumerRecord]) -> list[list[Output] | Exception]:
-        parsed: list[Sample | PoisonMessage] = []
-        for record in records:
-            try:
-                parsed.append(Sample.model_validate_json(record.value))
-            except ValidationError as e:
-                parsed.append(PoisonMessage("invalid-sample", str(e)[:1000]))
+        parsed = parse_records(records, Sample, "invalid-sample")
         parents = list({s.id: s for s in parsed if isinstance(s, Sample) and evolver.evolvable(s)}.values())
         missing = chunks.wait_for({p.provenance.chunk_id for p in parents}, chunk_wait_s)
         ready = [p for p in parents if p.provenance.chunk_id not in missing]

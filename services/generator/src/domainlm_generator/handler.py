@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 from kafka.consumer.fetcher import ConsumerRecord
-from pydantic import ValidationError
 
 from domainlm.generation import SampleGenerator
 from domainlm.records import Chunk, Rejection
-from domainlm_chassis.worker import BatchHandler, Output, PoisonMessage
+from domainlm_chassis.worker import BatchHandler, Output, PoisonMessage, parse_records
 
 
 def chunk_batch_handler(generator: SampleGenerator, rejections_topic: str) -> BatchHandler:
     def handle(records: list[ConsumerRecord]) -> list[list[Output] | Exception]:
-        parsed: list[Chunk | PoisonMessage] = []
-        for record in records:
-            try:
-                parsed.append(Chunk.model_validate_json(record.value))
-            except ValidationError as e:
-                parsed.append(PoisonMessage("invalid-chunk", str(e)[:1000]))
+        parsed = parse_records(records, Chunk, "invalid-chunk")
         chunks = list({c.id: c for c in parsed if isinstance(c, Chunk)}.values())
         results = {r.chunk_id: r for r in generator.results(chunks)}  # all in flight at once
         out: list[list[Output] | Exception] = []
