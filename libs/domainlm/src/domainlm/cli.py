@@ -399,6 +399,150 @@ def tiny_model(
     typer.echo(f"wrote {output}", err=True)
 
 
+train_app = typer.Typer(
+    help="Fine-tune on the factory's exports with TRL: SFT, then DPO from the SFT checkpoint.",
+    no_args_is_help=True,
+)
+app.add_typer(train_app, name="train")
+
+ModelDir = Annotated[Path, typer.Option("--model", help="model directory to start from")]
+TrainOutput = Annotated[
+    Path, typer.Option("--output", "-o", help="directory for checkpoints/ and the final servable model")
+]
+Epochs = Annotated[float, typer.Option(help="passes over the data")]
+MaxSteps = Annotated[int, typer.Option(help="stop after this many optimiser steps (-1: epochs decide)")]
+MaxLength = Annotated[int, typer.Option(help="tokens per row (per packed block with --packing)")]
+BatchSize = Annotated[int, typer.Option(help="rows per device per step")]
+GradAccum = Annotated[int, typer.Option(help="gradient accumulation steps")]
+SaveSteps = Annotated[int, typer.Option(help="checkpoint every N optimiser steps")]
+DeepSpeed = Annotated[
+    Path | None,
+    typer.Option(
+        help="DeepSpeed JSON config, or 'zero3' for the packaged ZeRO-3 config (needs domainlm[deepspeed])"
+    ),
+]
+Resume = Annotated[
+    bool | None,
+    typer.Option(
+        "--resume/--no-resume",
+        help="resume from the last checkpoint (default: resume when the output holds checkpoints)",
+        show_default=False,
+    ),
+]
+Precision = Annotated[
+    str | None, typer.Option(help="bf16 or fp32 [default: bf16 on a GPU that has it, else fp32]")
+]
+
+
+def _deepspeed(value: Path | None) -> Path | None:
+    from domainlm.training import deepspeed_config
+
+    if value is not None and not value.exists() and value.suffix != ".json":
+        return deepspeed_config(str(value))
+    return value
+
+
+def _echo_result(result: Any) -> None:
+    typer.echo(
+        f"{result.method}: {result.rows} rows, {result.global_step} steps in {result.seconds:.0f}s "
+        f"({result.precision}); servable model in {result.output}",
+        err=True,
+    )
+
+
+@train_app.command("sft")
+def train_sft_command(
+    model: ModelDir,
+    data: Annotated[Path, typer.Option(help="sft.jsonl from `domainlm export`")],
+    output: TrainOutput,
+    epochs: Epochs = 3.0,
+    lr: Annotated[float, typer.Option(help="learning rate")] = 2e-5,
+    max_length: MaxLength = 2048,
+    batch_size: BatchSize = 4,
+    grad_accum: GradAccum = 1,
+    max_steps: MaxSteps = -1,
+    save_steps: SaveSteps = 200,
+    packing: Annotated[bool, typer.Option(help="pack rows into --max-length blocks (padding-free)")] = False,
+    deepspeed: DeepSpeed = None,
+    resume: Resume = None,
+    precision: Precision = None,
+    gradient_checkpointing: Annotated[
+        bool, typer.Option(help="recompute activations to save memory")
+    ] = False,
+) -> None:
+    """Full fine-tuning with TRL's SFTTrainer; loss on assistant tokens only."""
+    from domainlm.training import SftSettings
+    from domainlm.training.sft import train_sft
+
+    settings = SftSettings(
+        model=model, data=data, output=output, epochs=epochs, lr=lr, max_length=max_length,
+        batch_size=batch_size, grad_accum=grad_accum, max_steps=max_steps, save_steps=save_steps,
+        packing=packing, deepspeed=_deepspeed(deepspeed), resume=resume,
+        precision=precision, gradient_checkpointing=gradient_checkpointing,
+    )  # fmt: skip
+    _echo_result(train_sft(settings))
+
+
+@train_app.command("dpo")
+def train_dpo_command(
+    model: Annotated[Path, typer.Option("--model", help="the SFT model directory")],
+    data: Annotated[Path, typer.Option(help="dpo.jsonl from `domainlm export`")],
+    output: TrainOutput,
+    epochs: Epochs = 1.0,
+    lr: Annotated[float, typer.Option(help="learning rate")] = 5e-7,
+    beta: Annotated[
+        float, typer.Option(help="DPO beta: how far the policy may move from the reference")
+    ] = 0.1,
+    max_length: MaxLength = 2048,
+    batch_size: BatchSize = 4,
+    grad_accum: GradAccum = 1,
+    max_steps: MaxSteps = -1,
+    save_steps: SaveSteps = 200,
+    precompute_ref_log_probs: Annotated[
+        bool, typer.Option(help="score the reference once up front instead of keeping it in memory")
+    ] = True,
+    deepspeed: DeepSpeed = None,
+    resume: Resume = None,
+    precision: Precision = None,
+    gradient_checkpointing: Annotated[
+        bool, typer.Option(help="recompute activations to save memory")
+    ] = False,
+) -> None:
+    """DPO with TRL's DPOTrainer from the SFT checkpoint (conversational prompt/chosen/rejected)."""
+    from domainlm.training import DpoSettings
+    from domainlm.training.dpo import train_dpo
+
+    settings = DpoSettings(
+        model=model, data=data, output=output, epochs=epochs, lr=lr, beta=beta, max_length=max_length,
+        batch_size=batch_size, grad_accum=grad_accum, max_steps=max_steps, save_steps=save_steps,
+        precompute_ref_log_probs=precompute_ref_log_probs, deepspeed=_deepspeed(deepspeed),
+        resume=resume, precision=precision, gradient_checkpointing=gradient_checkpointing,
+    )  # fmt: skip
+    _echo_result(train_dpo(settings))
+
+
+@app.command()
+def serve(
+    model: Annotated[Path, typer.Option("--model", help="a servable model directory")],
+    port: Annotated[int, typer.Option(help="port for the OpenAI-compatible API")] = 8000,
+    name: Annotated[str, typer.Option(help="the served model name clients ask for")] = "domainlm",
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    max_model_len: Annotated[int, typer.Option(help="context length")] = 4096,
+    kv_cache_gib: Annotated[int, typer.Option(help="KV cache size on CPU, GiB")] = 1,
+    enforce_eager: Annotated[bool, typer.Option(help="skip torch.compile (faster start)")] = False,
+) -> None:
+    """The real vLLM OpenAI-compatible server on MODEL, until Ctrl-C or SIGTERM."""
+    from domainlm.serve import serve as run_server
+    from domainlm.training.servable import NotServable
+
+    try:
+        run_server(model, name, port, host=host, max_model_len=max_model_len, kv_cache_gib=kv_cache_gib,
+                   enforce_eager=enforce_eager)  # fmt: skip
+    except NotServable as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
+
+
 def _add_service_commands() -> None:
     """Commands that talk to the services come with the chassis; this library never imports Kafka."""
     try:
