@@ -16,6 +16,9 @@ class OcrServiceSettings(WorkerSettings):
     in_topic: str = "documents"  # PDFs, as domainlm.ingest describes them
     out_topic: str = "chunks"
     group: str = "domainlm-ocr"
+    # One document per transaction: its chunks flow on as soon as it is done, not when a batch of
+    # PDFs is (a 300-page scan takes minutes; the generator should not wait for the next one).
+    max_poll_records: int = 1
     max_inline_bytes: int = Field(16 * 1024 * 1024, description="largest PDF accepted inline (base64)")
     extract: ExtractSettings = Field(default_factory=ExtractSettings)
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
