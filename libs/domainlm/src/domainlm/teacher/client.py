@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -58,20 +59,22 @@ class TeacherClient:
         if not settings.base_url or not settings.model:
             raise ValueError("the teacher needs a base URL and a model name (--teacher-url, --teacher-model)")
         self.settings = settings
-        self._client: openai.AsyncOpenAI | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        # Per thread: a service runs a Kafka batch and gRPC calls at once, each on its own thread and loop.
+        self._local = threading.local()
 
     def _client_for_this_loop(self) -> openai.AsyncOpenAI:
         # An async HTTP pool belongs to the event loop that opened it; each stage run has its own loop.
         loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop:
+        mine = self._local
+        if getattr(mine, "loop", None) is not loop:
             s = self.settings
-            self._loop = loop
+            mine.loop = loop
             # The SDK's own connection pool (up to 1000 connections) is ample for `concurrency` requests.
-            self._client = openai.AsyncOpenAI(
+            mine.client = openai.AsyncOpenAI(
                 base_url=s.base_url, api_key=s.api_key, max_retries=s.max_retries, timeout=s.timeout_s
             )
-        return self._client
+        client: openai.AsyncOpenAI = mine.client
+        return client
 
     def check_reachable(self) -> None:
         """Fails fast with a clear message instead of retrying every chunk against a dead server."""
