@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from domainlm.export import dpo_rows, sft_rows
 from domainlm.records import PreferencePair, Provenance, Sample, SampleKind
 from domainlm.training.data import prepare_dpo, prepare_sft
@@ -35,7 +37,7 @@ def test_sft_export_rows_keep_only_messages() -> None:
 
 
 def test_sft_bad_rows_counted_with_reasons() -> None:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"messages": "not a list"},
         {"messages": [{"role": "user", "content": "질문?"}]},
         {
@@ -70,7 +72,7 @@ def test_dpo_export_rows_are_conversational_triples() -> None:
 def test_dpo_bad_rows_counted() -> None:
     user = [{"role": "user", "content": "q"}]
     a = [{"role": "assistant", "content": "a"}]
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"prompt": user, "chosen": a, "rejected": a},
         {"prompt": user, "chosen": a, "rejected": [{"role": "user", "content": "b"}]},
         {"prompt": a, "chosen": a, "rejected": [{"role": "assistant", "content": "b"}]},

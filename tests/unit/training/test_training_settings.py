@@ -11,7 +11,7 @@ from domainlm.training import DpoSettings, SftSettings, deepspeed_config, last_c
 
 
 def _settings(tmp_path: Path, **kw: object) -> SftSettings:
-    return SftSettings(model=tmp_path / "m", data=tmp_path / "d.jsonl", output=tmp_path / "out", **kw)  # type: ignore[arg-type]
+    return SftSettings(model=tmp_path / "m", data=tmp_path / "d.jsonl", output=tmp_path / "out", **kw)
 
 
 def test_cpu_runs_fp32_and_checkpoints_under_output(tmp_path: Path) -> None:
