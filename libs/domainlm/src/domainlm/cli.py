@@ -543,6 +543,179 @@ def serve(
         raise typer.Exit(2) from e
 
 
+EvalFile = Annotated[
+    Path, typer.Option("--eval", help="held-out questions: SFT rows ({messages}) or Sample rows (JSONL)")
+]
+Generate = Annotated[
+    bool, typer.Option(help="also answer greedily and score character F1 / ROUGE-L against the reference")
+]
+MaxNewTokens = Annotated[int, typer.Option(help="tokens per greedy answer with --generate")]
+MetricOpt = Annotated[
+    str,
+    typer.Option(
+        "--metric",
+        help="score to rank/gate on, higher is better: logprob_per_char (tokenizer-independent), "
+        "logprob_per_token, or with --generate char_f1, rouge_l",
+    ),
+]
+
+
+@train_app.command("split")
+def train_split_command(
+    data: Annotated[Path, typer.Option(help="sft.jsonl from `domainlm export`")],
+    train_out: Annotated[Path, typer.Option("--train-out", help="JSONL for the rows kept for training")],
+    held_out: Annotated[Path, typer.Option("--held-out", help="JSONL for the held-out rows")],
+    held_out_share: Annotated[
+        float, typer.Option("--held-out-share", help="share of rows held out (whole groups)")
+    ] = 0.1,
+    by: Annotated[str, typer.Option(help="keep together: 'section' (doc and section) or 'doc'")] = "section",
+    seed: Annotated[str, typer.Option(help="fixes which groups are held out")] = "domainlm-held-out",
+    dpo: Annotated[
+        Path | None, typer.Option(help="dpo.jsonl to filter too: rows on held-out groups are left out")
+    ] = None,
+    dpo_out: Annotated[Path | None, typer.Option(help="where the filtered DPO rows go")] = None,
+) -> None:
+    """Split the SFT export by provenance: no document (or section) both trains and evaluates."""
+    from domainlm.training.evaluate import held_out_groups, provenance_group
+
+    if by not in ("section", "doc"):
+        raise typer.BadParameter("--by is 'section' or 'doc'")
+    rows = list(read_rows(data))
+    groups = held_out_groups(rows, held_out_share, by, seed)  # type: ignore[arg-type]
+    n_train = write_rows(train_out, (r for r in rows if provenance_group(r, by) not in groups))  # type: ignore[arg-type]
+    n_held = write_rows(held_out, (r for r in rows if provenance_group(r, by) in groups))  # type: ignore[arg-type]
+    typer.echo(f"{n_train} rows to {train_out}, {n_held} rows ({len(groups)} groups) to {held_out}", err=True)
+    if dpo is not None:
+        if dpo_out is None:
+            raise typer.BadParameter("--dpo needs --dpo-out")
+        drows = list(read_rows(dpo))
+        kept = write_rows(dpo_out, (r for r in drows if provenance_group(r, by) not in groups))  # type: ignore[arg-type]
+        typer.echo(f"{kept} of {len(drows)} DPO rows to {dpo_out} (held-out groups left out)", err=True)
+
+
+@app.command()
+def evaluate(
+    model: Annotated[Path, typer.Option("--model", help="model directory")],
+    eval_file: EvalFile,
+    generate: Generate = False,
+    max_new_tokens: MaxNewTokens = 128,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="report file [default: MODEL/eval.json]")
+    ] = None,
+) -> None:
+    """Score a model on held-out domain QA: reference log-likelihood (perplexity), optionally greedy
+    answers' character F1 / ROUGE-L; the report goes to MODEL/eval.json."""
+    from domainlm.training.evaluate import evaluate_model
+
+    report = evaluate_model(model, eval_file, generate, max_new_tokens)
+    path = report.save(output or model)
+    for k, v in report.metrics.items():
+        typer.echo(f"  {k:18} {v:.4f}")
+    typer.echo(f"{report.questions} questions in {report.seconds:.0f}s; report in {path}", err=True)
+
+
+@app.command("select-base")
+def select_base_command(
+    eval_file: EvalFile,
+    candidates: Annotated[
+        str | None,
+        typer.Option(help="comma-separated model dirs [default: $DOMAINLM_BASE_CANDIDATES; typically three]"),
+    ] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="JSON report")] = None,
+    metric: MetricOpt = "logprob_per_char",
+    generate: Generate = False,
+    max_new_tokens: MaxNewTokens = 128,
+) -> None:
+    """Score each candidate base model on held-out domain QA and pick the best."""
+    from domainlm.training.select import DEFAULT_CANDIDATES, candidates_from, save_selection, select_base
+
+    try:
+        names = candidates_from(candidates)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from e
+    if len(names) < DEFAULT_CANDIDATES:
+        typer.echo(f"note: {len(names)} candidate(s); {DEFAULT_CANDIDATES} are usually compared", err=True)
+    selection = select_base(names, eval_file, metric, generate, max_new_tokens)
+    typer.echo(selection.table())
+    if output:
+        typer.echo(f"report in {save_selection(selection, output)}", err=True)
+    best = selection.best
+    if best is None:
+        typer.echo("error: no candidate could be scored", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"best: {best.name}")
+
+
+@app.command()
+def publish(
+    model: Annotated[Path, typer.Option("--model", help="the trained, servable model directory")],
+    registry: Annotated[Path, typer.Option(help="registry directory")],
+    name: Annotated[str, typer.Option(help="the public model name")],
+    eval_file: EvalFile,
+    baseline: Annotated[
+        list[Path] | None,
+        typer.Option(help="model(s) to beat [default: the base in MODEL/train_summary.json]"),
+    ] = None,
+    metric: MetricOpt = "logprob_per_char",
+    min_gain: Annotated[float, typer.Option(help="margin the new score must exceed each other by")] = 0.0,
+    force: Annotated[bool, typer.Option(help="publish even when the gate says no")] = False,
+    generate: Generate = False,
+    max_new_tokens: MaxNewTokens = 128,
+    restart_serving: Annotated[
+        Path | None,
+        typer.Option(help="PIDFILE of the local vLLM server to restart on the new version (embedded mode)"),
+    ] = None,
+    port: Annotated[int, typer.Option(help="port for --restart-serving")] = 8000,
+) -> None:
+    """Publish MODEL as the next immutable version REGISTRY/NAME/vNNNN when it beats its base and the
+    published model on the held-out score; then move the `current` pointer (exit 1 when refused)."""
+    from domainlm.training.publish import PublishRefused, RegistryError, serve_current
+    from domainlm.training.publish import publish as do_publish
+    from domainlm.training.servable import NotServable
+
+    try:
+        result = do_publish(
+            model, registry, name, eval_file, baseline or [], metric, min_gain, force, generate,
+            max_new_tokens, log=lambda m: typer.echo(m, err=True),
+        )  # fmt: skip
+    except PublishRefused as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(1) from e
+    except (NotServable, RegistryError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
+    for line in result.gate.lines():
+        typer.echo(f"  {line}", err=True)
+    typer.echo(f"published {name} {result.version}{' (forced)' if result.forced else ''}: {result.path}")
+    if restart_serving is not None:
+        server = serve_current(registry, name, port, pidfile=restart_serving)
+        typer.echo(f"serving {name} {result.version} at {server.base_url} (pid in {restart_serving})")
+
+
+@app.command()
+def rollback(
+    registry: Annotated[Path, typer.Option(help="registry directory")],
+    name: Annotated[str, typer.Option(help="the public model name")],
+    to: Annotated[str | None, typer.Option(help="version, e.g. v0002 [default: the previous one]")] = None,
+    restart_serving: Annotated[
+        Path | None, typer.Option(help="PIDFILE of the local vLLM server to restart (embedded mode)")
+    ] = None,
+    port: Annotated[int, typer.Option(help="port for --restart-serving")] = 8000,
+) -> None:
+    """Move NAME's `current` pointer back to the previous version (or --to)."""
+    from domainlm.training.publish import Registry, RegistryError, serve_current
+
+    try:
+        pointer = Registry(registry, name).rollback(to)
+    except RegistryError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from e
+    typer.echo(f"{name}: current {pointer['previous']} -> {pointer['version']}")
+    if restart_serving is not None:
+        server = serve_current(registry, name, port, pidfile=restart_serving)
+        typer.echo(f"serving {name} {pointer['version']} at {server.base_url}")
+
+
 def _add_service_commands() -> None:
     """Commands that talk to the services come with the chassis; this library never imports Kafka."""
     try:
