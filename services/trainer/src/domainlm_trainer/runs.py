@@ -1,0 +1,87 @@
+"""Runs, their states, and the interface every backend implements."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+STATES = ("pending", "running", "succeeded", "failed", "cancelled")
+FINISHED = frozenset({"succeeded", "failed", "cancelled"})
+RUN_ID = re.compile(r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$")  # a DNS label, short enough for pod names
+
+
+class RunNotFound(KeyError):
+    pass
+
+
+class RunExists(ValueError):
+    pass
+
+
+def new_run_id() -> str:
+    return f"run-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class RunConfig:
+    base_model: str
+    sft_epochs: float = 3.0
+    sft_lr: float = 2e-5
+    dpo_epochs: float = 1.0
+    dpo_lr: float = 5e-7
+    max_steps: int = 0
+    gpus: int = 1
+    nodes: int = 1
+    cpu: str = ""
+    memory: str = ""
+
+
+@dataclass
+class RunSpec:
+    id: str
+    sft_data: str
+    dpo_data: str  # empty: SFT only
+    config: RunConfig
+    backend: str = "local"
+    created_at: float = field(default_factory=time.time)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunSpec:
+        return cls(**{**data, "config": RunConfig(**data["config"])})
+
+
+@dataclass
+class RunStatus:
+    state: str  # one of STATES
+    stage: str = ""
+    message: str = ""
+    model_dir: str = ""
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED
+
+
+def local_path(uri: str) -> str:
+    """A file:// URI or a plain path as a path."""
+    return uri.removeprefix("file://")
+
+
+class Backend(Protocol):
+    """Where runs execute. Every method takes the run's spec (the service keeps them)."""
+
+    name: str
+
+    def submit(self, spec: RunSpec) -> RunStatus: ...
+
+    def status(self, spec: RunSpec) -> RunStatus: ...
+
+    def cancel(self, spec: RunSpec) -> RunStatus: ...
+
+    def logs(self, spec: RunSpec, tail: int) -> list[str]: ...
