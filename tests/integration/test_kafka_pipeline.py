@@ -79,9 +79,14 @@ def test_services_over_kafka_give_the_same_samples_as_one_process(
         thread.start()
     try:
         deadline = time.monotonic() + 240
-        while len(set(keys(b, t["unique"], idle_ms=1000))) < len(final) and time.monotonic() < deadline:
-            time.sleep(2)
-        time.sleep(5)  # anything beyond the expected would show up now
+        seen, still_since = 0, time.monotonic()
+        while time.monotonic() < deadline:  # until the loop has settled: 10 s without a new sample
+            now = len(set(keys(b, t["unique"], idle_ms=1000)))
+            if now != seen:
+                seen, still_since = now, time.monotonic()
+            elif seen >= len(final) - 5 and time.monotonic() - still_since > 10:
+                break
+            time.sleep(1)
     finally:
         for w in workers:
             w.stopping.set()
@@ -93,16 +98,21 @@ def test_services_over_kafka_give_the_same_samples_as_one_process(
     assert {row["id"]: row for row in values(b, t["generated"])} == generated
     unique = values(b, t["unique"])
     got = {row["id"]: row for row in unique}
-    # Which member of a near-duplicate cluster is kept depends on arrival order (the runner keeps the
-    # evolution that finished first, the stream the one dedup read first); the clusters must be the same.
+    # Which member of a near-duplicate cluster is kept depends on arrival order (the runner keeps the one
+    # generated or evolved first, the stream the one dedup read first), and only kept samples are
+    # evolved. So a sample one path has and the other has not must be explained: a near-duplicate of a
+    # kept one there, or the evolution of a parent that was such a near-duplicate there.
     ours = _near_duplicates(values(b, t["rejections"]))
     theirs = _near_duplicates([*read_rows(out / "rejections" / "dedup.jsonl"),
                                *read_rows(out / "rejections" / "dedup-evolved.jsonl")])  # fmt: skip
     for missing in set(final) - set(got):
-        assert ours.get(missing) in got, f"{final[missing]['kind']} {missing} neither kept nor a duplicate"
+        parent = final[missing]["provenance"]["parent_id"]
+        assert ours.get(missing) in got or parent in ours, f"{final[missing]['kind']} {missing} unexplained"
     for extra in set(got) - set(final):
-        assert theirs.get(extra) in final, f"{got[extra]['kind']} {extra} kept by the stream only"
-    assert len(got) == len(final)
+        parent = got[extra]["provenance"]["parent_id"]
+        assert theirs.get(extra) in final or parent in theirs, f"{got[extra]['kind']} {extra} unexplained"
+    differ = len(set(got) ^ set(final))
+    assert differ <= len(final) // 5, f"{differ} of {len(final)} samples differ: more than ordering explains"
     assert {i: got[i] for i in set(got) & set(final)} == {i: final[i] for i in set(got) & set(final)}
     assert not [k for k, n in Counter(row["id"] for row in unique).items() if n > 1], "each sample once"
 
