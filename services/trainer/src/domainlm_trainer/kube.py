@@ -294,13 +294,23 @@ class KubernetesBackend:
         if not pods:
             return []
         pod = pods[-1]  # the latest try (index 0 for an indexed Job's first pod)
-        try:
-            text = self.core.read_namespaced_pod_log(
-                pod.metadata.name, self.namespace, container=CONTAINER, tail_lines=tail
+        name = pod.metadata.name
+        try:  # raw: the client would turn an error answer (no node, no kubelet yet) into None
+            resp: Any = self.core.read_namespaced_pod_log(
+                name, self.namespace, container=CONTAINER, tail_lines=tail, _preload_content=False
             )
         except ApiException as e:
-            return [f"(no logs from pod {pod.metadata.name}: {e.reason})"]
-        return str(text).splitlines()[-tail:]
+            return [f"(no logs from pod {name}: {e.reason})"]
+        status, body = getattr(resp, "status", 200), resp.data.decode("utf-8", errors="replace")
+        if status == 204:  # the pod has no node yet: nothing logged
+            return []
+        if status != 200:
+            try:
+                why = json.loads(body).get("message", body)
+            except ValueError:
+                why = body
+            return [f"(no logs from pod {name}: HTTP {status}: {why.strip()[:300]})"]
+        return body.splitlines()[-tail:]
 
 
 # -- publishing to the vLLM Deployment
