@@ -265,6 +265,11 @@ def test_job_status_is_followed_through_the_service(api: k8s.ApiClient, tmp_path
         events = list(stub.WatchRun(pb.WatchRunRequest(id="follow-ok", poll_seconds=0.2), timeout=30))
         assert events[-1].run.state == "succeeded"
         assert events[-1].run.model_dir == "/data/runs/follow-ok/model"
+        # a finished run is not cancelled (its Job stays), and its state outlives the Job (TTL deletion)
+        assert stub.CancelRun(pb.CancelRunRequest(id="follow-ok"), timeout=30).run.state == "succeeded"
+        assert batch.read_namespaced_job(name, NS).metadata.deletion_timestamp is None
+        batch.delete_namespaced_job(name, NS, propagation_policy="Background")
+        assert state("follow-ok")[0] == "succeeded"
 
         start("follow-bad")
         name = "train-follow-bad"

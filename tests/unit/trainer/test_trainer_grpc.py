@@ -69,6 +69,8 @@ def test_run_watch_and_publish(stub: trainer_pb2_grpc.TrainerServiceStub, tmp_pa
     assert got.run.state == "succeeded" and got.run.model_dir == str(tmp_path / "runs" / "run-1" / "model")
     assert len(got.log_lines) == 1
     assert [r.id for r in stub.ListRuns(pb.ListRunsRequest(), timeout=10).runs] == ["run-1"]
+    # cancelling a finished run changes nothing
+    assert stub.CancelRun(pb.CancelRunRequest(id="run-1"), timeout=10).run.state == "succeeded"
 
     first = stub.Publish(pb.PublishRequest(run_id="run-1", name="domainlm"), timeout=30).publication
     assert (first.name, first.version, first.ready, first.previous_model_dir) == (

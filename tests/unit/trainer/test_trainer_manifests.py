@@ -62,6 +62,7 @@ def test_single_node_job() -> None:
     assert c["command"][:2] == ["/bin/sh", "-c"]
     # one GPU box with 8 GPUs: torchrun over the local GPUs; SFT then DPO from the SFT model
     assert "torchrun --no-python --nnodes=1 --nproc-per-node=8" in script
+    assert script.count("--deepspeed zero3") == 2
     sft, dpo = script.index(" train sft "), script.index(" train dpo ")
     assert sft < dpo
     assert "--model /data/models/base --data /data/snap/sft.jsonl --output /data/runs/run-1/sft" in script
@@ -108,7 +109,7 @@ def test_empty_dir_without_pvc_and_sft_only_on_one_gpu() -> None:
     assert {v["name"]: v for v in pod["volumes"]}["data"] == {"name": "data", "emptyDir": {}}
     assert "tolerations" not in pod and "nodeSelector" not in pod
     script = pod["containers"][0]["command"][2]
-    assert "torchrun" not in script and " train dpo " not in script
+    assert "torchrun" not in script and " train dpo " not in script and "--deepspeed" not in script
 
 
 def _job(**status: Any) -> k8s.V1Job:

@@ -53,6 +53,8 @@ def train_script(spec: RunSpec, settings: TrainerSettings) -> str:
     else:
         launcher = ""
     steps = f" --max-steps {c.max_steps}" if c.max_steps > 0 else ""
+    if launcher and settings.deepspeed:  # several GPUs: ZeRO-3, 16-bit weights gathered on save
+        steps += f" --deepspeed {shlex.quote(settings.deepspeed)}"
     q = shlex.quote
     lines = [
         "set -eu",
@@ -274,6 +276,9 @@ class KubernetesBackend:
         return status
 
     def cancel(self, spec: RunSpec) -> RunStatus:
+        current = self.status(spec)
+        if current.finished:  # nothing to stop; a finished run keeps its state
+            return current
         try:
             self.batch.delete_namespaced_job(job_name(spec), self.namespace, propagation_policy="Foreground")
         except ApiException as e:

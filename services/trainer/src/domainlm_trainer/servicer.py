@@ -30,6 +30,7 @@ from domainlm_trainer.settings import TrainerSettings
 
 WATCH_LOG_LINES = 100_000
 SPEC = "spec.json"
+FINAL = "final.json"  # a finished run's status: final, even when its Job is later deleted (TTL)
 
 
 class RunStore:
@@ -52,6 +53,15 @@ class RunStore:
         if not RUN_ID.match(run_id) or not f.exists():
             raise RunNotFound(f"no run {run_id!r}")
         return RunSpec.from_json(json.loads(f.read_text(encoding="utf-8")))
+
+    def final(self, run_id: str) -> RunStatus | None:
+        f = self.root / run_id / FINAL
+        return RunStatus(**json.loads(f.read_text(encoding="utf-8"))) if f.exists() else None
+
+    def set_final(self, run_id: str, status: RunStatus) -> None:
+        tmp = self.root / run_id / f".{FINAL}.{threading.get_ident()}"
+        tmp.write_text(json.dumps(asdict(status)), encoding="utf-8")
+        tmp.replace(self.root / run_id / FINAL)
 
     def all(self) -> list[RunSpec]:
         if not self.root.is_dir():
@@ -98,7 +108,15 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
         return self.backends[spec.backend]
 
     def _status(self, spec: RunSpec) -> RunStatus:
-        return self._backend(spec).status(spec)
+        final = self.store.final(spec.id)
+        if final is not None:
+            return final
+        return self._remember(spec, self._backend(spec).status(spec))
+
+    def _remember(self, spec: RunSpec, status: RunStatus) -> RunStatus:
+        if status.finished:
+            self.store.set_final(spec.id, status)
+        return status
 
     @status_for((RunExists, grpc.StatusCode.ALREADY_EXISTS))
     def StartRun(
@@ -150,7 +168,10 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
         self, request: trainer_pb2.CancelRunRequest, context: grpc.ServicerContext
     ) -> trainer_pb2.CancelRunResponse:
         spec = self.store.get(request.id)
-        return trainer_pb2.CancelRunResponse(run=_run_proto(spec, self._backend(spec).cancel(spec)))
+        status = self._status(spec)
+        if not status.finished:
+            status = self._remember(spec, self._backend(spec).cancel(spec))
+        return trainer_pb2.CancelRunResponse(run=_run_proto(spec, status))
 
     @status_for((RunNotFound, grpc.StatusCode.NOT_FOUND))
     def WatchRun(

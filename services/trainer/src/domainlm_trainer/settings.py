@@ -56,6 +56,9 @@ class TrainerSettings(BaseSettings):
     fail_job_exit_codes: list[int] = Field(
         default_factory=lambda: [1], description="trainer exit codes that fail the Job at once (bad config)"
     )
+    deepspeed: str = Field(
+        "zero3", description="`domainlm train --deepspeed` for runs on several GPUs; empty: plain DDP"
+    )
     service_account: str = ""
     rendezvous_port: int = 29500
     # publishing on kubernetes: the vLLM Deployment
