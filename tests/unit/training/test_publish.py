@@ -250,3 +250,16 @@ def test_cli_split_and_evaluate(tiny: Path, tmp_path: Path) -> None:
     )  # fmt: skip
     assert sel.exit_code == 0, sel.output
     assert "best:" in sel.stdout and json.loads((tmp_path / "sel.json").read_text())["best"]
+
+
+def test_stop_recorded_stops_the_whole_process_group(tmp_path: Path) -> None:
+    """The pidfile serve_current writes: stopping reaches the server and what it forked, then the file goes."""
+    import subprocess
+
+    proc = subprocess.Popen(["sh", "-c", "sleep 60 & sleep 60"], start_new_session=True)
+    pidfile = tmp_path / "vllm.pid.json"
+    pidfile.write_text(json.dumps({"pid": proc.pid, "port": 1, "name": "x", "version": "v0001"}))
+    pub.stop_recorded(pidfile, timeout=10)
+    assert proc.poll() is not None and not pidfile.exists()
+    assert subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True).returncode == 1
+    pub.stop_recorded(pidfile)  # nothing recorded: nothing to do

@@ -284,11 +284,13 @@ def _published_report(path: Path, eval_file: Path, generate: bool) -> EvalReport
 
 @dataclass
 class PublishResult:
-    version: str | None
-    path: Path | None
+    """A publication that happened (a refusal raises PublishRefused instead)."""
+
+    version: str
+    path: Path
     gate: GateResult
     forced: bool
-    published: bool
+    published: bool = True
 
 
 def publish(
@@ -346,7 +348,7 @@ def publish(
     with reg.lock():
         version = reg.add_version(model, {EVAL_FILE: new.to_dict(), MANIFEST: manifest})
         reg.set_current(version, "publish", forced=manifest["forced"], source=manifest["source"])
-    return PublishResult(version, reg.dir / version, result, bool(manifest["forced"]), True)
+    return PublishResult(version, reg.dir / version, result, bool(manifest["forced"]))
 
 
 # ---------------------------------------------------------------- serving the current version (embedded)
