@@ -4,6 +4,7 @@ registry as a servable, immutable version; and the `domainlm-trainer` process se
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -19,8 +20,10 @@ from grpcutil import health, serving
 from domainlm.childproc import free_port
 from domainlm.tinymodel import IM_END, build_tiny_model
 from domainlm.training import check_servable
+from domainlm.training.publish import stop_recorded
 from domainlm_chassis.protos.domainlm.v1 import trainer_pb2 as pb
 from domainlm_chassis.protos.domainlm.v1 import trainer_pb2_grpc
+from domainlm_trainer.kube import models_listed
 from domainlm_trainer.local import LocalBackend
 from domainlm_trainer.publish import LocalRegistryPublisher
 from domainlm_trainer.servicer import TrainerServicer
@@ -44,7 +47,10 @@ def _write(path: Path, rows: list[dict[str, Any]]) -> Path:
 @pytest.fixture(scope="module")
 def snapshot(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("snapshot")
-    base = build_tiny_model(d / "base", [f"{q} {a}" for q, a in QA], vocab_size=600, hidden_size=64, layers=1)
+    # head size 64, so that vLLM on CPU serves it
+    base = build_tiny_model(
+        d / "base", [f"{q} {a}" for q, a in QA], vocab_size=600, hidden_size=128, layers=1
+    )
     sft = _write(
         d / "sft.jsonl",
         [{"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]} for q, a in QA],
@@ -66,12 +72,12 @@ def snapshot(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def test_real_training_run_and_publish(snapshot: dict[str, Path], tmp_path: Path) -> None:
     settings = TrainerSettings(runs_dir=tmp_path / "runs", registry_dir=tmp_path / "reg", poll_seconds=0.5)
     cli = str(Path(sys.executable).with_name("domainlm"))
-    servicer = TrainerServicer(
-        settings,
-        {"local": LocalBackend(settings.runs_dir, cli)},
-        LocalRegistryPublisher(settings.registry_dir),
-    )
-    with serving(servicer) as channel:
+    port = free_port()
+    # embedded mode: publishing restarts the local vLLM server (CPU) on the new version
+    publisher = LocalRegistryPublisher(settings.registry_dir, vllm_port=port, enforce_eager=True)
+    servicer = TrainerServicer(settings, {"local": LocalBackend(settings.runs_dir, cli)}, publisher)
+    with serving(servicer) as channel, contextlib.ExitStack() as stack:
+        stack.callback(stop_recorded, tmp_path / "reg" / "domainlm-tiny" / "vllm.json")
         stub = trainer_pb2_grpc.TrainerServiceStub(channel)
         request = pb.StartRunRequest(
             sft_data_uri=f"file://{snapshot['sft']}", dpo_data_uri=str(snapshot["dpo"]), run_id="cpu-run",
@@ -89,8 +95,11 @@ def test_real_training_run_and_publish(snapshot: dict[str, Path], tmp_path: Path
         assert model == tmp_path / "runs" / "cpu-run" / "model"
         check_servable(model, IM_END)
 
-        pub = stub.Publish(pb.PublishRequest(run_id="cpu-run", name="domainlm-tiny"), timeout=120).publication
-        assert pub.ready and pub.version == "v0001"
+        request = pb.PublishRequest(run_id="cpu-run", name="domainlm-tiny", wait_seconds=600)
+        pub = stub.Publish(request, timeout=660).publication
+        assert pub.ready and pub.version == "v0001", pub.message
+        # the real vLLM server serves the published version under the public name
+        assert models_listed(f"http://127.0.0.1:{port}/v1", "domainlm-tiny") is True
         published = Path(pub.model_dir)
         assert published == tmp_path / "reg" / "domainlm-tiny" / "v0001"
         check_servable(published, IM_END)

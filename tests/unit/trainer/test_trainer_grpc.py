@@ -3,6 +3,7 @@ publishing to a local registry and rollback, health."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -138,3 +139,22 @@ def test_errors(stub: trainer_pb2_grpc.TrainerServiceStub) -> None:
     assert _code(lambda: stub.Publish(pb.PublishRequest(), timeout=10)) == invalid
     not_servable = pb.PublishRequest(model_dir="/nonexistent", name="domainlm")
     assert _code(lambda: stub.Publish(not_servable, timeout=10)) == grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_the_evaluation_gate_refuses_a_model_with_nothing_to_beat(tmp_path: Path, tiny: Path) -> None:
+    # a model whose summary names no base: the library's gate refuses before evaluating anything
+    held_out = tmp_path / "held_out.jsonl"
+    row = {
+        "messages": [{"role": "user", "content": "보험금은?"}, {"role": "assistant", "content": "3일 이내"}]
+    }
+    held_out.write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
+    settings = TrainerSettings(runs_dir=tmp_path / "runs", registry_dir=tmp_path / "reg")
+    publisher = LocalRegistryPublisher(settings.registry_dir, eval_file=held_out)
+    servicer = TrainerServicer(settings, {}, publisher)
+    with serving(servicer) as channel:
+        stub = trainer_pb2_grpc.TrainerServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as e:
+            stub.Publish(pb.PublishRequest(model_dir=str(tiny), name="domainlm"), timeout=30)
+    assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "no base to compare with" in str(e.value.details())
+    assert not (tmp_path / "reg" / "domainlm" / "v0001").exists()

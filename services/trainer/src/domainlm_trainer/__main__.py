@@ -31,7 +31,13 @@ def kube_api(settings: TrainerSettings) -> Any:
 def build(settings: TrainerSettings) -> TrainerServicer:
     """The servicer with the configured backend (the local one is always there too) and publisher."""
     backends: dict[str, Backend] = {"local": LocalBackend(settings.runs_dir, settings.cli)}
-    publisher: Publisher = LocalRegistryPublisher(settings.registry_dir)
+    publisher: Publisher = LocalRegistryPublisher(
+        settings.registry_dir,
+        settings.eval_file,
+        settings.min_gain,
+        settings.local_vllm_port,
+        settings.local_vllm_enforce_eager,
+    )
     if settings.backend == "kubernetes":
         api = kube_api(settings)
         backends["kubernetes"] = KubernetesBackend(settings, api)

@@ -3,25 +3,17 @@ rolling the vLLM Deployment (Kubernetes). Both keep the history, so rollback is 
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
-import re
-import shutil
-import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from domainlm.training.publish import MANIFEST, Registry, serve_current
+from domainlm.training.publish import publish as gate_publish
 from domainlm.training.servable import check_servable
 from domainlm_trainer.kube import DeploymentPublisher
 
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-VERSION = re.compile(r"^v(\d{4,})$")
-NOT_COPIED = shutil.ignore_patterns("checkpoints", "*.partial", ".*", "runs")
+log = logging.getLogger("domainlm.trainer")
 
 
 @dataclass
@@ -40,85 +32,54 @@ class Publisher(Protocol):
     def rollback(self, name: str, wait: float) -> Publication: ...
 
 
-def _check_name(name: str) -> None:
-    if not NAME.match(name):
-        raise ValueError(f"model name {name!r}: letters, digits, '.', '_' and '-' only")
-
-
 class LocalRegistryPublisher:
-    """REG/NAME/vNNNN/ (immutable copies, checked servable), REG/NAME/current.json, REG/NAME/history.jsonl.
+    """Embedded mode: the library's registry (domainlm.training.publish: REG/NAME/vNNNN, immutable and
+    checked servable, an atomic `current` pointer with its history), optionally behind the evaluation
+    gate (`eval_file`: the model must beat its base and the current version), and the local vLLM server
+    restarted on the new current version when `vllm_port` is set (ready when /v1/models lists NAME)."""
 
-    A version directory is filled under a staging name and renamed into place, never written again.
-    """
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    @contextmanager
-    def _lock(self, name: str) -> Iterator[Path]:
-        d = self.root / name
-        d.mkdir(parents=True, exist_ok=True)
-        with (d / ".lock").open("w") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)
-            try:
-                yield d
-            finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
-
-    def current(self, name: str) -> dict[str, str] | None:
-        f = self.root / name / "current.json"
-        return json.loads(f.read_text(encoding="utf-8")) if f.exists() else None
-
-    def _point(self, d: Path, version: str, action: str) -> None:
-        entry = {"version": version, "path": str(d / version), "action": action, "at": time.time()}
-        tmp = d / f".current.{uuid.uuid4().hex}"
-        tmp.write_text(json.dumps(entry), encoding="utf-8")
-        os.replace(tmp, d / "current.json")
-        with (d / "history.jsonl").open("a", encoding="utf-8") as h:
-            h.write(json.dumps(entry) + "\n")
-
-    def history(self, name: str) -> list[dict[str, str]]:
-        f = self.root / name / "history.jsonl"
-        if not f.exists():
-            return []
-        return [json.loads(line) for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+    def __init__(
+        self,
+        root: Path,
+        eval_file: Path | None = None,
+        min_gain: float = 0.0,
+        vllm_port: int = 0,
+        enforce_eager: bool = False,
+    ) -> None:
+        self.root, self.eval_file, self.min_gain = root, eval_file, min_gain
+        self.vllm_port, self.enforce_eager = vllm_port, enforce_eager
 
     def publish(self, model_dir: str, name: str, version: str = "", wait: float = 0.0) -> Publication:
-        _check_name(name)
-        src = Path(model_dir)
-        check_servable(src)  # NotServable (a ValueError) listing every problem
-        with self._lock(name) as d:
-            previous = self.current(name)
-            numbers = [int(m.group(1)) for p in d.iterdir() if (m := VERSION.match(p.name))]
-            version = f"v{max(numbers, default=0) + 1:04d}"
-            staging = d / f".staging-{uuid.uuid4().hex}"
-            shutil.copytree(src, staging, ignore=NOT_COPIED)
-            (staging / "publish.json").write_text(
-                json.dumps(
-                    {"name": name, "version": version, "source": str(src.resolve()), "at": time.time()}
-                ),
-                encoding="utf-8",
-            )
-            staging.rename(d / version)
-            self._point(d, version, "publish")
-        return Publication(name, str(d / version), previous["path"] if previous else "", version, True,
-                           "published to the local registry")  # fmt: skip
+        reg = Registry(self.root, name)
+        previous = reg.current_path()
+        model = Path(model_dir)
+        check_servable(model)  # NotServable listing every problem, before anything is copied
+        if self.eval_file is not None:  # the gate: PublishRefused when the model does not beat them
+            made = gate_publish(model, self.root, name, self.eval_file, min_gain=self.min_gain, log=log.info)
+            new = made.version
+        else:
+            manifest = {"name": name, "source": str(model.resolve()), "run": version, "gate": None}
+            with reg.lock():
+                new = reg.add_version(model, {MANIFEST: manifest})
+                reg.set_current(new, "publish", source=manifest["source"], run=version)
+        ready, message = self._serve(name, wait)
+        return Publication(name, str(reg.dir / new), str(previous or ""), new, ready, message)
 
     def rollback(self, name: str, wait: float = 0.0) -> Publication:
-        _check_name(name)
-        with self._lock(name) as d:
-            current = self.current(name)
-            if current is None:
-                raise LookupError(f"{name}: nothing published")
-            served = [h["version"] for h in self.history(name)]
-            # the version served before the current one took over
-            while served and served[-1] == current["version"]:
-                served.pop()
-            if not served:
-                raise LookupError(f"{name}: no earlier version to roll back to")
-            target = served[-1]
-            self._point(d, target, "rollback")
-        return Publication(name, str(d / target), current["path"], target, True, "rolled back")
+        reg = Registry(self.root, name)
+        previous = reg.current_path()
+        pointer = reg.rollback()  # RegistryError when there is nothing to roll back to
+        ready, message = self._serve(name, wait)
+        return Publication(name, str(reg.dir / pointer["version"]), str(previous or ""), pointer["version"],
+                           ready, message)  # fmt: skip
+
+    def _serve(self, name: str, wait: float) -> tuple[bool, str]:
+        if not self.vllm_port:
+            return True, "published to the local registry (no local vLLM server configured)"
+        serve_current(self.root, name, self.vllm_port, pidfile=self.root / name / "vllm.json",
+                      log_path=self.root / name / "vllm.log", enforce_eager=self.enforce_eager,
+                      startup_timeout=wait or 300.0)  # fmt: skip
+        return True, f"the local vLLM server on :{self.vllm_port} serves {name}"
 
 
 class KubernetesPublisher:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import grpc
 
+from domainlm.training.publish import PublishRefused, RegistryError
 from domainlm.training.servable import NotServable
 from domainlm_chassis.grpc.codecs import InvalidRequest
 from domainlm_chassis.grpc.server import status_for
@@ -214,6 +215,8 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
     @status_for(
         (RunNotFound, grpc.StatusCode.NOT_FOUND),
         (NotServable, grpc.StatusCode.FAILED_PRECONDITION),
+        (PublishRefused, grpc.StatusCode.FAILED_PRECONDITION),  # the evaluation gate said no
+        (RegistryError, grpc.StatusCode.FAILED_PRECONDITION),
         (ValueError, grpc.StatusCode.INVALID_ARGUMENT),
     )
     def Publish(
@@ -227,7 +230,9 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
         return trainer_pb2.PublishResponse(publication=_publication_proto(pub))
 
     @status_for(
-        (LookupError, grpc.StatusCode.FAILED_PRECONDITION), (ValueError, grpc.StatusCode.INVALID_ARGUMENT)
+        (LookupError, grpc.StatusCode.FAILED_PRECONDITION),
+        (RegistryError, grpc.StatusCode.FAILED_PRECONDITION),
+        (ValueError, grpc.StatusCode.INVALID_ARGUMENT),
     )
     def Rollback(
         self, request: trainer_pb2.RollbackRequest, context: grpc.ServicerContext

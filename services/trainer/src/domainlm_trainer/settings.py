@@ -27,6 +27,17 @@ class TrainerSettings(BaseSettings):
     registry_dir: Path = Field(
         Path("runs/registry"), description="local publishing: REG/NAME/vNNNN model directories"
     )
+    eval_file: Path | None = Field(
+        None,
+        description="local publishing: held-out questions; a model must beat its base and the current one",
+    )
+    min_gain: float = Field(0.0, description="local publishing: the margin the gate asks for")
+    local_vllm_port: int = Field(
+        0, ge=0, description="local publishing: restart the local vLLM server on this port on the new version"
+    )
+    local_vllm_enforce_eager: bool = Field(
+        False, description="no CUDA graphs / compilation (faster start on CPU)"
+    )
     cli: str = Field(default_factory=_default_cli, description="the `domainlm` CLI the local backend runs")
     served_model_name: str = Field("domainlm", description="the public model name (vLLM --served-model-name)")
 
