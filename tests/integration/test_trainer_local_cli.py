@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -108,8 +109,13 @@ def test_real_training_run_and_publish(snapshot: dict[str, Path], tmp_path: Path
 
 
 def test_the_service_process_serves_health_and_stops_on_sigterm(tmp_path: Path) -> None:
-    port = free_port()
-    env = {**os.environ, "DOMAINLM_TRAINER_GRPC_PORT": str(port), "DOMAINLM_TRAINER_RUNS_DIR": str(tmp_path)}
+    port, metrics = free_port(), free_port()
+    env = {
+        **os.environ,
+        "DOMAINLM_TRAINER_GRPC_PORT": str(port),
+        "DOMAINLM_TRAINER_METRICS_PORT": str(metrics),
+        "DOMAINLM_TRAINER_RUNS_DIR": str(tmp_path),
+    }
     proc = subprocess.Popen([str(Path(sys.executable).with_name("domainlm-trainer"))], env=env)
     try:
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
@@ -117,6 +123,8 @@ def test_the_service_process_serves_health_and_stops_on_sigterm(tmp_path: Path) 
             assert health(channel, "domainlm.v1.TrainerService") == "SERVING"
             runs = trainer_pb2_grpc.TrainerServiceStub(channel).ListRuns(pb.ListRunsRequest(), timeout=10)
             assert list(runs.runs) == []
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics}/metrics", timeout=10) as r:
+            assert "domainlm_trainer_runs_started_total" in r.read().decode()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
     finally:

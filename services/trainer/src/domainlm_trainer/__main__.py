@@ -7,6 +7,8 @@ import signal
 import threading
 from typing import Any
 
+from prometheus_client import start_http_server
+
 from domainlm_chassis.grpc.server import start_grpc_server
 from domainlm_trainer.kube import DeploymentPublisher, KubernetesBackend
 from domainlm_trainer.local import LocalBackend
@@ -52,6 +54,8 @@ def main() -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, registry=servicer.metrics.registry)
     server = start_grpc_server(settings.grpc_port, [servicer])
     log.info("trainer serving gRPC on :%d (backend %s)", settings.grpc_port, settings.backend)
     stop.wait()

@@ -10,6 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import grpc
+from prometheus_client import CollectorRegistry, Counter
 
 from domainlm.training.publish import PublishRefused, RegistryError
 from domainlm.training.servable import NotServable
@@ -71,6 +72,24 @@ class RunStore:
         return sorted(specs, key=lambda s: s.created_at, reverse=True)
 
 
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        self.started = Counter(
+            "domainlm_trainer_runs_started", "training runs started", ["backend"], registry=self.registry
+        )
+        self.finished = Counter(
+            "domainlm_trainer_runs_finished", "training runs seen finished", ["backend", "state"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.published = Counter(
+            "domainlm_trainer_publications",
+            "publish and rollback calls done",
+            ["action"],
+            registry=self.registry,
+        )
+
+
 def _run_proto(spec: RunSpec, status: RunStatus) -> trainer_pb2.Run:
     c = spec.config
     return trainer_pb2.Run(
@@ -98,9 +117,11 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
         backends: Mapping[str, Backend],
         publisher: Publisher,
         store: RunStore | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings, self.backends, self.publisher = settings, dict(backends), publisher
         self.store = store or RunStore(settings.runs_dir)
+        self.metrics = metrics or Metrics()
 
     def add_to(self, server: grpc.Server) -> None:
         trainer_pb2_grpc.add_TrainerServiceServicer_to_server(self, server)
@@ -117,6 +138,7 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
     def _remember(self, spec: RunSpec, status: RunStatus) -> RunStatus:
         if status.finished:
             self.store.set_final(spec.id, status)
+            self.metrics.finished.labels(spec.backend, status.state).inc()
         return status
 
     @status_for((RunExists, grpc.StatusCode.ALREADY_EXISTS))
@@ -145,6 +167,7 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
         spec = RunSpec(run_id, request.sft_data_uri, request.dpo_data_uri, config, backend)
         self.store.add(spec)
         status = self._backend(spec).submit(spec)
+        self.metrics.started.labels(backend).inc()
         return trainer_pb2.StartRunResponse(run=_run_proto(spec, status))
 
     @status_for((RunNotFound, grpc.StatusCode.NOT_FOUND))
@@ -227,6 +250,7 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
         pub = self.publisher.publish(
             model_dir, request.name or self.settings.served_model_name, version, wait
         )
+        self.metrics.published.labels("publish").inc()
         return trainer_pb2.PublishResponse(publication=_publication_proto(pub))
 
     @status_for(
@@ -239,4 +263,5 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
     ) -> trainer_pb2.RollbackResponse:
         wait = request.wait_seconds or self.settings.rollout_timeout
         pub = self.publisher.rollback(request.name or self.settings.served_model_name, wait)
+        self.metrics.published.labels("rollback").inc()
         return trainer_pb2.RollbackResponse(publication=_publication_proto(pub))

@@ -21,7 +21,8 @@ def _default_cli() -> str:
 class TrainerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DOMAINLM_TRAINER_")
 
-    grpc_port: int = Field(50061, ge=1, description="gRPC port (TrainerService and health)")
+    grpc_port: int = Field(50051, ge=1, description="gRPC port (TrainerService and health)")
+    metrics_port: int = Field(9100, ge=0, description="Prometheus /metrics port; 0 turns it off")
     backend: Literal["local", "kubernetes"] = "local"
     runs_dir: Path = Field(Path("runs/trainer"), description="local backend: one directory per run")
     registry_dir: Path = Field(
@@ -50,7 +51,7 @@ class TrainerSettings(BaseSettings):
     # kubernetes
     namespace: str = "default"
     kubeconfig: str | None = Field(None, description="a kubeconfig file; in-cluster config when unset")
-    image: str = Field("domainlm-trainer:latest", description="the training container's image")
+    image: str = Field("domainlm-trainer:0.1.0", description="the training container's image")
     command: list[str] = Field(
         default_factory=lambda: ["domainlm"], description="the container's CLI (JSON list)"
     )
