@@ -189,6 +189,19 @@ def test_jobs_are_accepted(api: k8s.ApiClient) -> None:
     svc = core.read_namespaced_service(job_name(multi), NS)
     assert svc.spec.cluster_ip == "None"
 
+    # object storage on an emptyDir: fetch and train as init containers, upload as the pod's container
+    store = _settings().model_copy(
+        update={"pvc": "", "output_uri": "s3://models/domainlm", "object_store_secret": "s3"}
+    )
+    s3 = RunSpec(
+        "accept-s3", "s3://data/sft.jsonl", "s3://data/dpo.jsonl", RunConfig(base_model="/m"), "kubernetes"
+    )
+    assert KubernetesBackend(store, api).submit(s3).model_dir == "s3://models/domainlm/accept-s3/model"
+    job = batch.read_namespaced_job(job_name(s3), NS)
+    assert [c.name for c in job.spec.template.spec.init_containers] == ["fetch", "trainer"]
+    assert [c.name for c in job.spec.template.spec.containers] == ["upload"]
+    assert job.spec.pod_failure_policy.rules[0].on_exit_codes.container_name == "trainer"
+
     # the server refuses what it must: a pod failure policy needs restartPolicy Never
     bad = batch.read_namespaced_job(job_name(multi), NS)
     bad.metadata = k8s.V1ObjectMeta(name="bad-policy", namespace=NS)

@@ -217,3 +217,34 @@ def test_settings_from_environment(monkeypatch: Any) -> None:
     s = TrainerSettings()
     assert s.backend == "kubernetes" and s.gpus == 4 and s.node_selector == {"gpu": "h100"}
     assert s.tolerations == [{"key": "nvidia.com/gpu", "operator": "Exists"}]
+
+
+def test_object_storage_inputs_and_output_on_an_empty_dir() -> None:
+    settings = _settings(
+        pvc="", output_uri="s3://models/domainlm/", object_store_endpoint="http://minio:9000",
+        object_store_secret="s3-credentials",
+    )  # fmt: skip
+    s = RunSpec("run-1", "s3://data/snap/sft.jsonl", "s3://data/snap/dpo.jsonl", RunConfig(base_model="/m"))
+    pod = _ser(training_job(s, settings))["spec"]["template"]["spec"]
+    assert {v["name"]: v for v in pod["volumes"]}["data"] == {"name": "data", "emptyDir": {}}
+    fetch, trainer = pod["initContainers"]
+    [upload] = pod["containers"]
+    assert (fetch["name"], trainer["name"], upload["name"]) == ("fetch", CONTAINER, "upload")
+    assert fetch["image"] == upload["image"] == "amazon/aws-cli:2.22.35"
+    assert fetch["env"] == [{"name": "AWS_ENDPOINT_URL", "value": "http://minio:9000"}]
+    assert fetch["envFrom"] == [{"secretRef": {"name": "s3-credentials"}}]
+    assert "aws s3 cp s3://data/snap/sft.jsonl /data/runs/run-1/input/sft.jsonl" in fetch["command"][2]
+    assert "aws s3 cp s3://data/snap/dpo.jsonl /data/runs/run-1/input/dpo.jsonl" in fetch["command"][2]
+    script = trainer["command"][2]
+    assert (
+        "--data /data/runs/run-1/input/sft.jsonl" in script
+        and "--data /data/runs/run-1/input/dpo.jsonl" in script
+    )
+    assert (
+        "aws s3 sync --no-progress /data/runs/run-1/model s3://models/domainlm/run-1/model"
+        in upload["command"][2]
+    )
+    assert all({"name": "data", "mountPath": "/data"} in c["volumeMounts"] for c in (fetch, trainer, upload))
+    # the exit-code rule still names the trainer (an init container now)
+    rule = _ser(training_job(s, settings))["spec"]["podFailurePolicy"]["rules"][0]
+    assert rule["onExitCodes"]["containerName"] == CONTAINER

@@ -34,10 +34,47 @@ def job_name(spec: RunSpec) -> str:
     return f"train-{spec.id}"
 
 
+def is_object_uri(uri: str) -> bool:
+    return uri.startswith("s3://")
+
+
 def run_paths(spec: RunSpec, settings: TrainerSettings) -> dict[str, str]:
-    """Where a run writes inside the container (on the data volume)."""
+    """Where a run reads and writes inside the pod (on the data volume), and where its model ends up
+    (`published`: the volume path, or the object-storage URI the model is uploaded to)."""
     root = f"{settings.data_mount.rstrip('/')}/runs/{spec.id}"
-    return {"root": root, "sft": f"{root}/sft", "model": f"{root}/model" if spec.dpo_data else f"{root}/sft"}
+    paths = {"root": root, "sft": f"{root}/sft", "model": f"{root}/model" if spec.dpo_data else f"{root}/sft"}
+    paths["sft_data"] = (
+        f"{root}/input/sft.jsonl" if is_object_uri(spec.sft_data) else local_path(spec.sft_data)
+    )
+    paths["dpo_data"] = (
+        f"{root}/input/dpo.jsonl" if is_object_uri(spec.dpo_data) else local_path(spec.dpo_data)
+    )
+    paths["published"] = (
+        f"{settings.output_uri.rstrip('/')}/{spec.id}/model" if settings.output_uri else paths["model"]
+    )
+    return paths
+
+
+def fetch_script(spec: RunSpec, settings: TrainerSettings) -> str | None:
+    """The init container's script that copies object-storage inputs onto the volume (None: none)."""
+    paths, q = run_paths(spec, settings), shlex.quote
+    copies = [
+        f"aws s3 cp {q(uri)} {q(paths[key])}"
+        for uri, key in ((spec.sft_data, "sft_data"), (spec.dpo_data, "dpo_data"))
+        if uri and is_object_uri(uri)
+    ]
+    return "\n".join(["set -eu", *copies]) + "\n" if copies else None
+
+
+def upload_script(spec: RunSpec, settings: TrainerSettings) -> str:
+    """After training: the model to object storage (from the index-0 pod only: rank 0 saves the model)."""
+    paths, q = run_paths(spec, settings), shlex.quote
+    return (
+        "set -eu\n"
+        'if [ "${JOB_COMPLETION_INDEX:-0}" = 0 ]; then\n'
+        f"  aws s3 sync --no-progress {q(paths['model'])} {q(paths['published'])}\n"
+        "fi\n"
+    )
 
 
 def train_script(spec: RunSpec, settings: TrainerSettings) -> str:
@@ -62,12 +99,12 @@ def train_script(spec: RunSpec, settings: TrainerSettings) -> str:
         # a retried pod (preemption) resumes each stage from its last checkpoint on the volume and
         # skips a stage that already finished (its summary is written last)
         f"[ -f {q(paths['sft'] + '/' + SUMMARY)} ] || {launcher}{cli} train sft --model {q(local_path(c.base_model))} "
-        f"--data {q(local_path(spec.sft_data))} --output {q(paths['sft'])} --epochs {c.sft_epochs} "
+        f"--data {q(paths['sft_data'])} --output {q(paths['sft'])} --epochs {c.sft_epochs} "
         f"--lr {c.sft_lr}{steps}",
     ]
     if spec.dpo_data:
         lines.append(
-            f"[ -f {q(paths['model'] + '/' + SUMMARY)} ] || {launcher}{cli} train dpo --model {q(paths['sft'])} --data {q(local_path(spec.dpo_data))} "
+            f"[ -f {q(paths['model'] + '/' + SUMMARY)} ] || {launcher}{cli} train dpo --model {q(paths['sft'])} --data {q(paths['dpo_data'])} "
             f"--output {q(paths['model'])} --epochs {c.dpo_epochs} --lr {c.dpo_lr}{steps}"
         )
     return "\n".join(lines) + "\n"
@@ -141,10 +178,38 @@ def training_job(spec: RunSpec, settings: TrainerSettings) -> k8s.V1Job:
         if indexed
         else None,
     )
+    mounts = [k8s.V1VolumeMount(name=VOLUME, mount_path=settings.data_mount)]
+    store_env = (
+        [k8s.V1EnvVar(name="AWS_ENDPOINT_URL", value=settings.object_store_endpoint)]
+        if settings.object_store_endpoint
+        else None
+    )
+    store_secret = (
+        [k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name=settings.object_store_secret))]
+        if settings.object_store_secret
+        else None
+    )
+
+    def store_container(name: str, script: str) -> k8s.V1Container:
+        return k8s.V1Container(
+            name=name, image=settings.object_store_image, command=["/bin/sh", "-c", script],
+            env=store_env, env_from=store_secret, volume_mounts=mounts,
+        )  # fmt: skip
+
+    init: list[k8s.V1Container] = []
+    if (fetch := fetch_script(spec, settings)) is not None:
+        init.append(store_container("fetch", fetch))
+    if settings.output_uri:
+        # training runs to completion as an init container; the pod's one container then uploads
+        init.append(container)
+        containers = [store_container("upload", upload_script(spec, settings))]
+    else:
+        containers = [container]
     tolerations = [k8s.V1Toleration(**_snake(t)) for t in settings.tolerations] or None
     pod = k8s.V1PodSpec(
         restart_policy="Never",  # required by podFailurePolicy; the Job retries with new pods
-        containers=[container],
+        init_containers=init or None,
+        containers=containers,
         volumes=[volume, shm],
         node_selector=settings.node_selector or None,
         tolerations=tolerations,
@@ -258,7 +323,7 @@ class KubernetesBackend:
         return sorted(pods.items, key=lambda p: p.metadata.creation_timestamp or 0)
 
     def status(self, spec: RunSpec) -> RunStatus:
-        model_dir = run_paths(spec, self.settings)["model"]
+        model_dir = run_paths(spec, self.settings)["published"]
         try:
             job = self.batch.read_namespaced_job_status(job_name(spec), self.namespace)
         except ApiException as e:
@@ -290,7 +355,9 @@ class KubernetesBackend:
             except ApiException as e:
                 if e.status != 404:
                     raise
-        return RunStatus("cancelled", message="cancelled", model_dir=run_paths(spec, self.settings)["model"])
+        return RunStatus(
+            "cancelled", message="cancelled", model_dir=run_paths(spec, self.settings)["published"]
+        )
 
     def logs(self, spec: RunSpec, tail: int) -> list[str]:
         if tail <= 0:

@@ -62,6 +62,19 @@ class TrainerSettings(BaseSettings):
     tolerations: list[dict[str, Any]] = Field(default_factory=list)
     pvc: str = Field("", description="PersistentVolumeClaim for data and checkpoints; emptyDir when empty")
     data_mount: str = Field("/data", description="where the data volume is mounted in the container")
+    output_uri: str = Field(
+        "",
+        description="s3://BUCKET/PREFIX: models uploaded there (RUN/model) after training; for emptyDir volumes",
+    )
+    object_store_image: str = Field(
+        "amazon/aws-cli:2.22.35", description="image with the aws CLI (fetch/upload)"
+    )
+    object_store_endpoint: str = Field(
+        "", description="AWS_ENDPOINT_URL for S3-compatible stores (MinIO, ...)"
+    )
+    object_store_secret: str = Field(
+        "", description="Secret with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (envFrom)"
+    )
     backoff_limit: int = Field(3, ge=0)
     active_deadline_seconds: int = Field(24 * 3600, ge=1)
     ttl_seconds_after_finished: int | None = None
