@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from types import SimpleNamespace
+from typing import Any, ClassVar
 
 from kubernetes import client as k8s
 
@@ -10,8 +14,10 @@ from domainlm_trainer.kube import (
     CONTAINER,
     MODEL_DIR,
     MODEL_HISTORY,
+    DeploymentPublisher,
     job_status,
     model_patch,
+    models_listed,
     pod_failure,
     rendezvous_service,
     rollout_complete,
@@ -248,3 +254,46 @@ def test_object_storage_inputs_and_output_on_an_empty_dir() -> None:
     # the exit-code rule still names the trainer (an init container now)
     rule = _ser(training_job(s, settings))["spec"]["podFailurePolicy"]["rules"][0]
     assert rule["onExitCodes"]["containerName"] == CONTAINER
+
+
+class _Models(BaseHTTPRequestHandler):
+    names: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        body = json.dumps(
+            {"object": "list", "data": [{"id": n, "object": "model"} for n in self.names]}
+        ).encode()
+        self.send_response(200 if self.path == "/v1/models" else 404)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_ready_only_when_v1_models_lists_the_name() -> None:
+    server = HTTPServer(("127.0.0.1", 0), _Models)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    try:
+        done = _deployment(
+            ["--model", "/m"], observed_generation=1, replicas=2, updated_replicas=2, available_replicas=2
+        )
+        publisher = DeploymentPublisher(_settings(vllm_url=url), k8s.ApiClient())
+        publisher.apps = SimpleNamespace(read_namespaced_deployment=lambda name, ns: done)  # type: ignore[assignment]
+        _Models.names = ["other"]
+        assert models_listed(url, "domainlm") is False
+        assert publisher.wait_ready("domainlm", timeout=0.3, poll=0.1) == (
+            False, "rollout complete but /v1/models does not list 'domainlm' yet"
+        )  # fmt: skip
+        _Models.names = ["domainlm"]
+        assert models_listed(url, "domainlm") is True
+        assert publisher.wait_ready("domainlm", timeout=5) == (True, "rollout complete")
+    finally:
+        server.shutdown()
+        server.server_close()
+    # unreachable: the rollout decides, and the message says the check could not be made
+    assert models_listed(url, "domainlm") is None
+    ready, message = publisher.wait_ready("domainlm", timeout=1)
+    assert ready and "not reachable" in message

@@ -283,7 +283,12 @@ def job_status(job: Any) -> RunStatus:
 
 def pod_failure(pod: Any) -> str:
     """Why a pod failed, from its trainer container's terminated state (empty when it did not)."""
-    for cs in (pod.status.container_statuses or []) if pod.status else []:
+    statuses = (
+        [*(pod.status.init_container_statuses or []), *(pod.status.container_statuses or [])]
+        if pod.status
+        else []
+    )
+    for cs in statuses:
         term = cs.state.terminated if cs.state else None
         if term is not None and term.exit_code:
             return (
