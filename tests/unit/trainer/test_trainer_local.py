@@ -90,3 +90,17 @@ def test_real_cli_stages() -> None:
                                "/snap/dpo.jsonl", "--output", "/runs/r/model"]  # fmt: skip
     assert dpo["argv"][9:] == ["--epochs", "1.0", "--lr", "1e-06", "--max-steps", "5"]
     assert len(train_stages("domainlm", RunSpec("r", "s", "", RunConfig(base_model="b")), Path("/r"))) == 1
+
+
+def test_read_log_from_an_offset(tmp_path: Path) -> None:
+    backend = LocalBackend(tmp_path, "domainlm", fake_stages({}))
+    s = spec()
+    (tmp_path / "run-a").mkdir()
+    log = tmp_path / "run-a" / "run.log"
+    assert backend.read_log(s, 0) == ([], 0)
+    log.write_bytes("한 줄\npartial".encode())
+    lines, offset = backend.read_log(s, 0)
+    assert lines == ["한 줄"] and offset == len("한 줄\n".encode())
+    with log.open("ab") as f:
+        f.write(b" line\nnext\n")
+    assert backend.read_log(s, offset) == (["partial line", "next"], log.stat().st_size)

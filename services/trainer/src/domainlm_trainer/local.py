@@ -116,6 +116,17 @@ class LocalBackend:
             os.kill(pid, signal.SIGTERM)
         return self.status(spec)
 
+    def read_log(self, spec: RunSpec, offset: int) -> tuple[list[str], int]:
+        """The complete lines written since byte `offset`, and the offset after them."""
+        f = self.run_dir(spec) / LOG
+        if not f.exists():
+            return [], offset
+        with f.open("rb") as fh:
+            fh.seek(offset)
+            data = fh.read()
+        end = data.rfind(b"\n") + 1  # a line still being written waits for the next read
+        return data[:end].decode("utf-8", errors="replace").splitlines(), offset + end
+
     def logs(self, spec: RunSpec, tail: int) -> list[str]:
         f = self.run_dir(spec) / LOG
         if tail <= 0 or not f.exists():

@@ -207,13 +207,17 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServiceServicer):
     def _watch(
         self, spec: RunSpec, poll: float, context: grpc.ServicerContext
     ) -> Iterator[trainer_pb2.WatchRunResponse]:
-        backend, last, sent = self._backend(spec), None, 0
+        backend, last, sent, offset = self._backend(spec), None, 0, 0
+        read_log = getattr(backend, "read_log", None)  # a log file read on from an offset (local)
         while context.is_active():
             status = self._status(spec)
-            lines = backend.logs(spec, WATCH_LOG_LINES)
-            if len(lines) < sent:  # a new pod (a retry) started its log afresh
-                sent = 0
-            new, sent = lines[sent:], len(lines)
+            if read_log is not None:
+                new, offset = read_log(spec, offset)
+            else:  # a pod's log tail, counted in lines
+                lines = backend.logs(spec, WATCH_LOG_LINES)
+                if len(lines) < sent:  # a new pod (a retry) started its log afresh
+                    sent = 0
+                new, sent = lines[sent:], len(lines)
             key = (status.state, status.stage, status.message)
             if key != last or new:
                 last = key
