@@ -22,7 +22,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from domainlm.childproc import ChildServer, free_port
+from domainlm.childproc import ChildServer, free_port, pid_alive
 from domainlm.paths import sample_policy
 from domainlm_chassis.broker import KafkaBroker
 from domainlm_chassis.stores import PostgresServer, RedisServer
@@ -55,7 +55,7 @@ def up(
 ) -> dict[str, Any]:
     """Starts everything and waits until every service reports SERVING; returns the state."""
     root = root.resolve()
-    if (state := read_state(root)) and any(_alive(p["pid"]) for p in state["processes"].values()):
+    if (state := read_state(root)) and any(pid_alive(p["pid"]) for p in state["processes"].values()):
         raise StackError(f"a stack is already running in {root}: `domainlm stack down --dir {root}` first")
     (root / "logs").mkdir(parents=True, exist_ok=True)
     started: dict[str, dict[str, Any]] = {}
@@ -97,7 +97,7 @@ def down(root: Path, timeout: float = 60.0, say: Any = print) -> list[str]:
         return []
     stopped = []
     for name, proc in reversed(list(state["processes"].items())):
-        if _alive(proc["pid"]):
+        if pid_alive(proc["pid"]):
             _stop(proc["pid"], timeout)
             stopped.append(name)
     say(f"stopped {', '.join(stopped) or 'nothing (all were down)'}")
@@ -111,7 +111,7 @@ def status(root: Path) -> dict[str, str]:
         return {}
     out = {}
     for name, proc in state["processes"].items():
-        if not _alive(proc["pid"]):
+        if not pid_alive(proc["pid"]):
             out[name] = "down"
         elif port := proc.get("grpc_port"):
             out[name] = "serving" if _serving(port) else "not-serving"
@@ -184,7 +184,7 @@ def _wait_serving(started: dict[str, dict[str, Any]], timeout: float) -> None:
     waiting = {n: p for n, p in started.items() if "grpc_port" in p}
     while waiting and time.monotonic() < deadline:
         for name, proc in list(waiting.items()):
-            if not _alive(proc["pid"]):
+            if not pid_alive(proc["pid"]):
                 tail = Path(proc["log"]).read_text(errors="replace")[-2000:]
                 raise StackError(f"{name} exited while starting; its log ends:\n{tail}")
             if _serving(proc["grpc_port"]):
@@ -211,20 +211,6 @@ def _write_state(root: Path, state: dict[str, Any]) -> None:
     tmp.replace(root / "state.json")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (exited, not yet reaped by its parent) is not running.
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][0] != "Z"
-    except OSError:
-        return False
-
-
 def _stop(pid: int, timeout: float) -> None:
     """SIGTERM to the process's session, SIGKILL if it is still there after `timeout`."""
     for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
@@ -233,7 +219,7 @@ def _stop(pid: int, timeout: float) -> None:
         except ProcessLookupError:
             return
         deadline = time.monotonic() + wait
-        while _alive(pid) and time.monotonic() < deadline:
+        while pid_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.2)
-        if not _alive(pid):
+        if not pid_alive(pid):
             return

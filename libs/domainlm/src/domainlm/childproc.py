@@ -36,6 +36,20 @@ def stop_group(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
             proc.wait(timeout=timeout)
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether a process (not necessarily our child) is running; a zombie is not."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # exited but not yet reaped by its parent
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][0] != "Z"
+    except OSError:  # no /proc: kill(0) answered, so it is there
+        return True
+
+
 class ChildServer:
     """A server process: subclasses say how to start it (`start`) and when it is ready (`ready`)."""
 

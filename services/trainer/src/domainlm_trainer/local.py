@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from domainlm.childproc import pid_alive
 from domainlm_trainer.localrun import LOG, PID, PLAN, STATUS
 from domainlm_trainer.runs import RunSpec, RunStatus, local_path
 
@@ -81,13 +82,7 @@ class LocalBackend:
         for proc in self._children:
             if proc.pid == pid:
                 return proc.poll() is None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+        return pid_alive(pid)
 
     def status(self, spec: RunSpec) -> RunStatus:
         run_dir = self.run_dir(spec)
