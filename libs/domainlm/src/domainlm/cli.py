@@ -230,12 +230,29 @@ def pairs(
     sft_overlap: Annotated[float, typer.Option(help="share of DPO prompts also in the SFT data")] = 0.5,
     per_prompt: Annotated[int, typer.Option(help="pairs per prompt")] = 1,
     rejections: Rejections = None,
+    sft_model_url: Annotated[
+        str | None, typer.Option(help="also sample rejected answers from the SFT model at this OpenAI URL")
+    ] = None,
+    sft_model: Annotated[str, typer.Option(help="the SFT model's served name")] = "",
+    samples_per_prompt: Annotated[int, typer.Option(help="answers sampled per question")] = 4,
+    max_similarity: Annotated[
+        float, typer.Option(help="a sampled answer at least this similar to the verified one is not rejected")
+    ] = 0.5,
 ) -> None:
-    """Step 7: DPO pairs: chosen = the verified answer, rejected = a distractor written as an answer."""
-    from domainlm.preference import PairBuilder, PairSettings
+    """Step 7: DPO pairs: chosen = the verified answer, rejected = a distractor written as an answer, or
+    an answer sampled from the SFT model that a check finds worse (--sft-model-url)."""
+    from domainlm.preference import DistractorSource, PairBuilder, PairSettings, RejectedAnswerSource
 
     funnel = _funnel(output, rejections)
-    builder = PairBuilder(PairSettings(sft_overlap=sft_overlap, pairs_per_prompt=per_prompt))
+    sources: list[RejectedAnswerSource] = [DistractorSource()]
+    if sft_model_url:
+        from domainlm.preference.sampled import ModelSampleSource, SampledSettings
+        from domainlm.teacher import TeacherSettings
+
+        model = TeacherSettings(base_url=sft_model_url, model=sft_model)
+        knobs = SampledSettings(samples_per_prompt=samples_per_prompt, max_similarity=max_similarity)
+        sources.append(ModelSampleSource(model, knobs))
+    builder = PairBuilder(PairSettings(sft_overlap=sft_overlap, pairs_per_prompt=per_prompt), sources)
     _finish(funnel, output, write_rows(output, builder.run(_samples(input), funnel)))
 
 
