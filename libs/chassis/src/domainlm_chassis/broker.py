@@ -33,6 +33,13 @@ message.max.bytes={max_bytes}
 """
 
 
+def _cluster_id() -> str:
+    # As Kafka's Uuid.randomUuid: never a leading "-", which StorageTool would read as an option.
+    while (cid := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))[0] == "-":
+        pass
+    return cid
+
+
 def kafka_classpath() -> str:
     libs = Path(os.environ.get("DOMAINLM_KAFKA_HOME", project_root() / ".kafka")) / "libs"
     if not any(libs.glob("kafka_2.13-*.jar")):
@@ -68,7 +75,7 @@ class KafkaBroker(DataDirServer):
                 partitions=self.partitions, max_bytes=self.max_bytes,
             )
         )  # fmt: skip
-        cluster = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster = _cluster_id()
         if not (self.data_dir / "log" / "meta.properties").exists():  # else: a stack started again
             subprocess.run(
                 ["java", "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", cluster, "-c", str(props)],
