@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from domainlm.childproc import free_port
+from domainlm_chassis.grpc.probe import check_channel
 from domainlm_chassis.grpc.server import Servicer, start_grpc_server
 
 
@@ -27,10 +27,4 @@ def serving(*servicers: Servicer) -> Iterator[grpc.Channel]:
 
 def health(channel: grpc.Channel, service: str = "") -> str:
     """The status name the health service reports, or the gRPC code's name when it refuses."""
-    try:
-        reply = health_pb2_grpc.HealthStub(channel).Check(
-            health_pb2.HealthCheckRequest(service=service), timeout=5
-        )
-    except grpc.RpcError as e:
-        return str(e.code().name)
-    return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
+    return check_channel(channel, service, timeout=5)

@@ -19,12 +19,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-
 from domainlm.childproc import ChildServer, free_port, pid_alive
 from domainlm.paths import sample_policy
 from domainlm_chassis.broker import KafkaBroker
+from domainlm_chassis.grpc.probe import check
 from domainlm_chassis.stores import PostgresServer, RedisServer
 
 # service -> (console script, env prefix); the order is the stream's.
@@ -197,12 +195,7 @@ def _wait_serving(started: dict[str, dict[str, Any]], timeout: float) -> None:
 
 
 def _serving(port: int) -> bool:
-    try:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=2)
-            return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
-    except grpc.RpcError:
-        return False
+    return check(f"127.0.0.1:{port}", timeout=2) == "SERVING"
 
 
 def _write_state(root: Path, state: dict[str, Any]) -> None:

@@ -14,17 +14,22 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 
 def check(target: str, service: str = "", timeout: float = 3.0) -> str:
-    """The serving status name the server reports for `service` ("" = the whole server).
+    """The serving status name the server at `target` reports for `service` ("" = the whole server).
 
     An unreachable server or an unknown service reads as the gRPC status code's name instead.
     """
     with grpc.insecure_channel(target) as channel:
-        try:
-            reply = health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(service=service), timeout=timeout
-            )
-        except grpc.RpcError as e:
-            return str(e.code().name)
+        return check_channel(channel, service, timeout)
+
+
+def check_channel(channel: grpc.Channel, service: str = "", timeout: float = 3.0) -> str:
+    """As `check`, over a channel the caller holds."""
+    try:
+        reply = health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service=service), timeout=timeout
+        )
+    except grpc.RpcError as e:
+        return str(e.code().name)
     return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
 
 
