@@ -126,7 +126,7 @@ class StageWorker:
         self.stage, self.bootstrap = stage, bootstrap
         # Several input topics, comma-separated, feed one stage (dedup reads verified and evolved samples).
         self.in_topics = [t.strip() for t in in_topic.split(",") if t.strip()]
-        self.in_topic, self.out_topic = in_topic, out_topic
+        self.out_topic = out_topic
         self.batch_handler: BatchHandler = batch_handler or per_record(handler)  # type: ignore[arg-type]
         self.group = group or f"domainlm-{stage}"
         self.max_retries, self.backoff_s, self.max_poll_records = max_retries, backoff_s, max_poll_records
