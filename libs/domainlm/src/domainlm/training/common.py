@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from domainlm.jsonl import read_rows
+from domainlm.training.data import Prepared
 from domainlm.training.servable import chat_end_token, check_servable, finish_servable, with_end_token
 from domainlm.training.settings import SUMMARY, TrainSettings
 
@@ -49,6 +52,30 @@ def load_model_and_tokenizer(settings: TrainSettings) -> tuple[Any, Any]:
     assert isinstance(end_id, int)
     model.generation_config.eos_token_id = with_end_token(model.generation_config.eos_token_id, end_id)
     return model, tokenizer
+
+
+def build_trainer(
+    settings: TrainSettings,
+    method: str,
+    prepare: Callable[[Iterable[dict[str, Any]]], Prepared],
+    trainer_class: Any,
+    config: Callable[[Any], Any],
+    callbacks: list[Any] | None = None,
+) -> tuple[Any, Any, Prepared]:
+    """(trainer, tokenizer, prepared data) for `method` ("sft", "dpo"): `prepare` keeps the trainable
+    rows of `settings.data`; `config(tokenizer)` is the TRL config; `trainer_class` the TRL trainer."""
+    prepared = prepare(read_rows(settings.data))
+    if prepared.rejected:
+        print(f"{method} rows not trainable: {dict(prepared.rejected)}", flush=True)
+    model, tokenizer = load_model_and_tokenizer(settings)
+    trainer = trainer_class(
+        model=model,
+        args=config(tokenizer),
+        train_dataset=prepared.dataset(),
+        processing_class=tokenizer,
+        callbacks=callbacks,
+    )
+    return trainer, tokenizer, prepared
 
 
 def train_and_save(

@@ -6,12 +6,9 @@ Rows that cannot train are counted with a reason, never dropped silently.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-
-from domainlm.jsonl import read_rows
 
 ROLES = {"system", "user", "assistant"}
 
@@ -55,13 +52,7 @@ def sft_reason(row: dict[str, Any]) -> str | None:
 
 def prepare_sft(rows: Iterable[dict[str, Any]]) -> Prepared:
     """`{"messages": [...]}` only: assistant-only loss needs the conversational form, nothing else."""
-    out = Prepared([])
-    for row in rows:
-        if reason := sft_reason(row):
-            out.rejected[reason] += 1
-            continue
-        out.rows.append({"messages": _messages(row["messages"])})
-    return out
+    return _prepare(rows, sft_reason, ("messages",))
 
 
 def dpo_reason(row: dict[str, Any]) -> str | None:
@@ -80,18 +71,17 @@ def dpo_reason(row: dict[str, Any]) -> str | None:
 
 def prepare_dpo(rows: Iterable[dict[str, Any]]) -> Prepared:
     """Conversational `prompt` / `chosen` / `rejected` only (TRL applies the chat template itself)."""
+    return _prepare(rows, dpo_reason, ("prompt", "chosen", "rejected"))
+
+
+def _prepare(
+    rows: Iterable[dict[str, Any]], reason: Callable[[dict[str, Any]], str | None], keys: tuple[str, ...]
+) -> Prepared:
+    """The rows `reason` passes, cut down to the clean messages under `keys`; the others counted."""
     out = Prepared([])
     for row in rows:
-        if reason := dpo_reason(row):
-            out.rejected[reason] += 1
-            continue
-        out.rows.append({k: _messages(row[k]) for k in ("prompt", "chosen", "rejected")})
+        if why := reason(row):
+            out.rejected[why] += 1
+        else:
+            out.rows.append({k: _messages(row[k]) for k in keys})
     return out
-
-
-def load_sft(path: Path) -> Prepared:
-    return prepare_sft(read_rows(path))
-
-
-def load_dpo(path: Path) -> Prepared:
-    return prepare_dpo(read_rows(path))

@@ -10,8 +10,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from domainlm.training.common import TrainResult, load_model_and_tokenizer, train_and_save
-from domainlm.training.data import load_dpo
+from domainlm.training.common import TrainResult, build_trainer, train_and_save
+from domainlm.training.data import prepare_dpo
 from domainlm.training.settings import DpoSettings
 
 
@@ -29,18 +29,9 @@ def dpo_config(settings: DpoSettings):  # -> trl.DPOConfig
 def build_dpo_trainer(settings: DpoSettings, callbacks: list[Any] | None = None) -> tuple[Any, Any, Any]:
     from trl import DPOTrainer
 
-    prepared = load_dpo(settings.data)
-    if prepared.rejected:
-        print(f"dpo rows not trainable: {dict(prepared.rejected)}", flush=True)
-    model, tokenizer = load_model_and_tokenizer(settings)
-    trainer = DPOTrainer(
-        model=model,
-        args=dpo_config(settings),
-        train_dataset=prepared.dataset(),
-        processing_class=tokenizer,
-        callbacks=callbacks,
+    return build_trainer(
+        settings, "dpo", prepare_dpo, DPOTrainer, lambda tok: dpo_config(settings), callbacks
     )
-    return trainer, tokenizer, prepared
 
 
 def train_dpo(settings: DpoSettings, callbacks: list[Any] | None = None) -> TrainResult:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from domainlm.training.common import TrainResult, load_model_and_tokenizer, train_and_save
-from domainlm.training.data import load_sft
+from domainlm.training.common import TrainResult, build_trainer, train_and_save
+from domainlm.training.data import prepare_sft
 from domainlm.training.servable import chat_end_token
 from domainlm.training.settings import SftSettings
 
@@ -34,18 +34,9 @@ def build_sft_trainer(settings: SftSettings, callbacks: list[Any] | None = None)
     """(trainer, tokenizer, prepared data): exposed so benchmarks and tests can drive the loop."""
     from trl import SFTTrainer
 
-    prepared = load_sft(settings.data)
-    if prepared.rejected:
-        print(f"sft rows not trainable: {dict(prepared.rejected)}", flush=True)
-    model, tokenizer = load_model_and_tokenizer(settings)
-    trainer = SFTTrainer(
-        model=model,
-        args=sft_config(settings, tokenizer),
-        train_dataset=prepared.dataset(),
-        processing_class=tokenizer,
-        callbacks=callbacks,
+    return build_trainer(
+        settings, "sft", prepare_sft, SFTTrainer, lambda tok: sft_config(settings, tok), callbacks
     )
-    return trainer, tokenizer, prepared
 
 
 def train_sft(settings: SftSettings, callbacks: list[Any] | None = None) -> TrainResult:
