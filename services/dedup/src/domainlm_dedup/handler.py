@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from kafka.consumer.fetcher import ConsumerRecord
-from redis.exceptions import LockError, RedisError
+from redis.exceptions import RedisError
 
-from domainlm.dedup import Match, sample_text
+from domainlm.dedup import sample_text
 from domainlm.records import Rejection, Sample
 from domainlm_chassis.worker import BatchHandler, Output, PoisonMessage, parse_records
+from domainlm_dedup.servicer import DedupIndex
 
 
-class Index(Protocol):
-    def add_batch(self, keys: list[str], texts: list[str]) -> list[Match | None]: ...
-
-
-def sample_batch_handler(index: Index, rejections_topic: str) -> BatchHandler:
+def sample_batch_handler(index: DedupIndex, rejections_topic: str) -> BatchHandler:
     def handle(records: list[ConsumerRecord]) -> list[list[Output] | Exception]:
         parsed = parse_records(records, Sample, "invalid-sample")
         samples = [s for s in parsed if isinstance(s, Sample)]
+        ids = [s.id for s in samples]
         try:
-            matches = dict(zip((s.id for s in samples), index.add_batch(
-                [s.id for s in samples], [sample_text(s) for s in samples]), strict=True))  # fmt: skip
-        except (RedisError, LockError) as e:  # Redis away or busy: the batch is retried, then dead-lettered
+            matches = dict(zip(ids, index.add_batch(ids, [sample_text(s) for s in samples]), strict=True))
+        except RedisError as e:  # Redis away or busy (a LockError too): retried, then dead-lettered
             return [RuntimeError(f"index-unavailable: {e}")] * len(records)
         out: list[list[Output] | Exception] = []
         for item in parsed:
