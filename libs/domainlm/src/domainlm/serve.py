@@ -10,19 +10,6 @@ from types import FrameType
 from domainlm.vllm_server import VllmServer
 
 
-class _HostVllmServer(VllmServer):
-    """VllmServer listening on a chosen host (it binds 127.0.0.1 for tests)."""
-
-    def __init__(self, *args: object, host: str = "127.0.0.1", **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.host = host
-
-    def command(self) -> list[str]:
-        cmd = super().command()
-        cmd[cmd.index("--host") + 1] = self.host
-        return cmd
-
-
 def serve(
     model: Path,
     name: str,
@@ -46,7 +33,7 @@ def serve(
 
     previous = {s: signal.signal(s, _stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with _HostVllmServer(
+        with VllmServer(
             model,
             name,
             port=port,

@@ -47,8 +47,11 @@ class VllmServer(ChildServer):
         log_path: Path | None = None,
         startup_timeout: float = 300.0,
         enforce_eager: bool = False,
+        host: str = "127.0.0.1",
     ) -> None:
         self.model, self.name = model, name
+        # The address it listens on; it is reached (ready(), base_url) on 127.0.0.1 either way.
+        self.host = host
         self.port = port or free_port()
         self.max_model_len, self.kv_cache_gib = max_model_len, kv_cache_gib
         self.log_path = log_path or Path(f"/tmp/domainlm-vllm-{self.port}.log")
@@ -65,7 +68,7 @@ class VllmServer(ChildServer):
         return [
             str(vllm_python()), "-m", "vllm.entrypoints.openai.api_server",
             "--model", str(self.model), "--served-model-name", self.name,
-            "--host", "127.0.0.1", "--port", str(self.port),
+            "--host", self.host, "--port", str(self.port),
             "--max-model-len", str(self.max_model_len), "--dtype", "float32",
             # On CPU this flag is the share of RAM reserved; the KV cache size comes from the env below.
             "--gpu-memory-utilization", "0.15",
