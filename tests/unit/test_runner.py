@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import datasets
 
 from corpus import SAMPLE_POLICY
@@ -70,3 +72,24 @@ def test_human_policy_holds_items_until_decided(tmp_path) -> None:
     assert second.counts["verified"] == 2
     rows = list(read_rows(out / "export" / "sft.jsonl"))
     assert {r["review"] for r in rows} <= {"approved", "edited"}
+
+
+def test_each_input_document_is_hashed_once(tmp_path, monkeypatch) -> None:
+    import domainlm.extract.extractor as extractor_module
+    import domainlm.runner as runner_module
+    from domainlm.extract.documents import sha256_of
+
+    hashed: list[str] = []
+
+    def counting(path: Path) -> str:
+        hashed.append(str(path))
+        return sha256_of(path)
+
+    monkeypatch.setattr(runner_module, "sha256_of", counting)
+    monkeypatch.setattr(extractor_module, "sha256_of", counting)
+    out = tmp_path / "run"
+    out.mkdir()
+    run = PipelineRun([SAMPLE_POLICY], out, teacher=ExtractiveTeacher(), progress=False)
+    pages = run.extract()
+    assert pages and {p.doc_id for p in pages} == {sha256_of(SAMPLE_POLICY)}
+    assert hashed == [str(SAMPLE_POLICY)]

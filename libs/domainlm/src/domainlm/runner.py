@@ -144,9 +144,11 @@ class PipelineRun:
 
     def extract(self) -> list[Page]:
         """Pages of every input document; documents finished by an earlier run are not read again."""
-        pdfs = find_pdfs(self.inputs)
-        wanted = {d for d in map(_doc_id, pdfs) if d}
+        sources = [str(p) for p in find_pdfs(self.inputs)]
+        # Hashed once here; the extractor takes these ids instead of reading every file again.
+        ids = {s: d for s in sources if (d := _doc_id(Path(s)))}
         path = self.out / "pages.jsonl"
+        wanted = set(ids.values())
         kept = [p for p in read_models(path, Page) if p.doc_id in wanted] if path.exists() else []
         done = {p.doc_id for p in kept}
         if done:
@@ -160,7 +162,7 @@ class PipelineRun:
                 f.write(page.model_dump_json() + "\n")
             pending: list[Page] = []
             for page in extractor.run(
-                [str(p) for p in pdfs], self.funnel, progress=self.progress, skip_doc_ids=done
+                sources, self.funnel, progress=self.progress, skip_doc_ids=done, doc_ids=ids
             ):
                 if pending and pending[-1].doc_id != page.doc_id:
                     f.writelines(p.model_dump_json() + "\n" for p in pending)

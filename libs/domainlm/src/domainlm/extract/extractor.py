@@ -23,7 +23,7 @@ import os
 import signal
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
@@ -176,17 +176,21 @@ class PdfExtractor:
         funnel: Funnel,
         progress: bool = False,
         skip_doc_ids: set[str] | None = None,
+        doc_ids: Mapping[str, str] | None = None,
     ) -> Iterator[Page]:
         """Pages of every readable document among `paths`, in order; see the module doc for counts.
 
         Documents whose sha256 is in `skip_doc_ids` (done by an earlier, resumed run) are passed
-        over without being counted or read beyond their hash.
+        over without being counted or read beyond their hash. `doc_ids` (path as given -> sha256)
+        holds hashes the caller has already computed, so that no file is hashed twice.
         """
         text_threads = max(1, self.workers // 2)
         bar = tqdm(total=0, unit="page", desc=self.name, disable=not progress)
         try:
             with ThreadPoolExecutor(max_workers=text_threads, thread_name_prefix="pdftotext") as threads:
-                yield from self._run(paths, funnel, bar, skip_doc_ids or set(), threads, text_threads)
+                yield from self._run(
+                    paths, funnel, bar, skip_doc_ids or set(), doc_ids or {}, threads, text_threads
+                )
             self._drop_pool(wait=True)
         finally:
             self._drop_pool()
@@ -198,6 +202,7 @@ class PdfExtractor:
         funnel: Funnel,
         bar: tqdm[None],
         skip: set[str],
+        known: Mapping[str, str],
         threads: ThreadPoolExecutor,
         text_threads: int,
     ) -> Iterator[Page]:
@@ -213,7 +218,7 @@ class PdfExtractor:
                 if source is None:
                     exhausted = True
                     break
-                job = self._admit(os.fspath(source), funnel, seen, skip, threads, processes_per_doc)
+                job = self._admit(os.fspath(source), funnel, seen, skip, known, threads, processes_per_doc)
                 if job is not None:
                     window.append(job)
                     bar.total += job.doc.pages
@@ -236,11 +241,12 @@ class PdfExtractor:
         funnel: Funnel,
         seen: dict[str, str],
         skip: set[str],
+        known: Mapping[str, str],
         threads: ThreadPoolExecutor,
         processes: int,
     ) -> _Job | None:
         try:
-            doc_id = sha256_of(Path(source))
+            doc_id = known.get(source) or sha256_of(Path(source))
         except DocumentError as e:
             funnel.saw(self.name)
             funnel.reject(self.name, e.reason, record_id=source, detail=e.detail)
