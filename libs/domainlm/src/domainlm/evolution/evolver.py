@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from typing import NamedTuple
 
@@ -113,7 +114,7 @@ class InstructionEvolver:
         parents = list(parents)
         tasks = [_Task(parent=s, op=op) for s in parents for op in self.ops_for(s)]
         by_parent = {s.id: EvolveResult(parent_id=s.id) for s in parents}
-        left = {s.id: len(self.ops_for(s)) for s in parents}
+        left = Counter(t.parent.id for t in tasks)
         for task, outcome in map_concurrently(self._evolve, tasks, self.teacher.settings.concurrency):
             result = by_parent[task.parent.id]
             if isinstance(outcome, Sample):
