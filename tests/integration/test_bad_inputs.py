@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,7 +11,7 @@ from pypdf import PdfWriter
 
 from corpus import SAMPLE_POLICY
 from domainlm.extract import DocumentError, ExtractSettings, PdfExtractor
-from domainlm.extract.documents import open_document
+from domainlm.extract.documents import open_document, sha256_of
 from domainlm.extract.scans import typeset, write_image_pdf
 from domainlm.funnel import Funnel
 from domainlm.jsonl import read_rows
@@ -100,7 +99,7 @@ def test_too_many_pages_is_a_setting(bad_inputs: dict[str, Path]) -> None:
 def test_resumed_documents_are_skipped_without_counting(bad_inputs: dict[str, Path]) -> None:
     funnel = Funnel()
     good = bad_inputs["good"]
-    doc_id = next(iter(PdfExtractor().run([str(good)], Funnel()))).doc_id
+    doc_id = sha256_of(good)
     pages = list(
         PdfExtractor().run([str(good), str(bad_inputs["duplicate-document"])], funnel, skip_doc_ids={doc_id})
     )
@@ -117,6 +116,6 @@ def test_a_failing_ocr_page_is_rejected_alone(tmp_path: Path) -> None:
     funnel.close()
     assert {p.source for p in pages} == {str(SAMPLE_POLICY)}
     assert funnel.stage_summary("extract") == {"in": 2, "out": 1, "rejected": {"ocr-failed": 1}}
-    row = json.loads((tmp_path / "report" / "extract.jsonl").read_text())
+    [row] = read_rows(tmp_path / "report" / "extract.jsonl")
     assert row["record_id"] == f"{scan}#p1"
     assert "tesseract" in row["detail"].lower()
