@@ -38,9 +38,8 @@ def default_docs() -> list[Path]:
 def time_runner(docs: list[Path], teacher: TeacherSettings, out: Path) -> tuple[float, int]:
     run = PipelineRun(docs, out, teacher=TeacherClient(teacher), progress=False)
     started = time.perf_counter()
-    run.run()
-    chunks = sum(1 for _ in (out / "chunks.jsonl").open()) if (out / "chunks.jsonl").exists() else 0
-    return time.perf_counter() - started, chunks
+    result = run.run()
+    return time.perf_counter() - started, result.counts["chunks"]
 
 
 def time_services(
