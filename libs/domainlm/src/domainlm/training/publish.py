@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from domainlm.childproc import pid_alive
 from domainlm.training.evaluate import (
     DEFAULT_METRIC,
     EVAL_FILE,
@@ -354,15 +355,11 @@ def publish(
 # ---------------------------------------------------------------- serving the current version (embedded)
 
 
-def _alive(pid: int) -> bool:
+def _gone(pid: int) -> bool:
+    """Whether the process has exited (reaping it when it is our own child: a publisher's server)."""
     with contextlib.suppress(ChildProcessError):
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our own child that has exited: reap it
-            return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+        os.waitpid(pid, os.WNOHANG)
+    return not pid_alive(pid)
 
 
 def stop_recorded(pidfile: Path, timeout: float = 30.0) -> None:
@@ -374,9 +371,9 @@ def stop_recorded(pidfile: Path, timeout: float = 30.0) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, sig)
         deadline = time.monotonic() + wait
-        while _alive(pid) and time.monotonic() < deadline:
+        while not _gone(pid) and time.monotonic() < deadline:
             time.sleep(0.2)
-        if not _alive(pid):
+        if _gone(pid):
             break
     pidfile.unlink(missing_ok=True)
 
