@@ -25,7 +25,7 @@ class ReviewGate:
 
     def run(self, records: Iterable[Sample], funnel: Funnel) -> Iterator[Sample]:
         for sample in records:
-            self.admit(sample)
+            self._submit(sample)
         yield from self.release(funnel)
 
     def admit(self, sample: Sample) -> Sample:
@@ -35,14 +35,22 @@ class ReviewGate:
         changes nothing (submit() is a no-op for a stored item), so a re-run or a redelivered message
         never overrides a human and gets the same answer.
         """
-        human = self.settings.needs_human(sample)
-        if self.store.submit(sample, "human" if human else "auto") and not human:
-            ok, note = self.settings.auto_verdict(sample)
-            action = "approve" if ok else "reject"
-            return self.store.decide(Decision(id=sample.id, action=action, reviewer="auto", note=note))
+        if (submitted := self._submit(sample)) is not None:
+            return submitted
         stored = self.store.get(sample.id)
-        assert stored is not None  # submitted just above
+        assert stored is not None  # submit() found it there
         return stored
+
+    def _submit(self, sample: Sample) -> Sample | None:
+        """The new item as stored (decided if no human is needed); None if it was stored before."""
+        human = self.settings.needs_human(sample)
+        if not self.store.submit(sample, "human" if human else "auto"):
+            return None
+        if human:
+            return sample  # stored as given, pending a human
+        ok, note = self.settings.auto_verdict(sample)
+        action = "approve" if ok else "reject"
+        return self.store.decide(Decision(id=sample.id, action=action, reviewer="auto", note=note))
 
     def release(self, funnel: Funnel) -> Iterator[Sample]:
         """Accounts for every item in the store: verified ones flow on, the rest are counted."""
