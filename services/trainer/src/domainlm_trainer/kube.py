@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import shlex
 import time
-import urllib.request
 from typing import Any
 
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
+from domainlm.training.publish import served_names
 from domainlm.training.settings import SUMMARY
 from domainlm_trainer.runs import RunSpec, RunStatus, local_path
 from domainlm_trainer.settings import TrainerSettings
@@ -475,13 +475,11 @@ def rollout_complete(deployment: Any) -> tuple[bool, str]:
 
 def models_listed(base_url: str, name: str, timeout: float = 5.0) -> bool | None:
     """Whether the server's /v1/models lists name (None when the server cannot be reached)."""
-    url = base_url.rstrip("/") + ("/models" if base_url.rstrip("/").endswith("/v1") else "/v1/models")
+    root = base_url.rstrip("/")
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
-            data = json.load(r)
+        return name in served_names(root if root.endswith("/v1") else f"{root}/v1", timeout)
     except OSError:
         return None
-    return any(m.get("id") == name for m in data.get("data", []))
 
 
 class DeploymentPublisher:

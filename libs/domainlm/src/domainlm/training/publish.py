@@ -378,10 +378,11 @@ def stop_recorded(pidfile: Path, timeout: float = 30.0) -> None:
     pidfile.unlink(missing_ok=True)
 
 
-def served_names(base_url: str) -> list[str]:
+def served_names(base_url: str, timeout: float = 5.0) -> list[str]:
+    """The model names an OpenAI-compatible server at `base_url` (ending in /v1) lists."""
     import urllib.request
 
-    with urllib.request.urlopen(f"{base_url}/models", timeout=5) as r:
+    with urllib.request.urlopen(f"{base_url}/models", timeout=timeout) as r:
         return [m["id"] for m in json.loads(r.read())["data"]]
 
 
