@@ -240,7 +240,16 @@ def test_cli_split_and_evaluate(tiny: Path, tmp_path: Path) -> None:
     held_rows = [json.loads(x) for x in (tmp_path / "held.jsonl").read_text().splitlines()]
     assert len(held_rows) == 3 and len({r["provenance"]["doc_id"] for r in held_rows}) == 1
     assert len((tmp_path / "train.jsonl").read_text().splitlines()) == 6
-    assert len((tmp_path / "dpo.train.jsonl").read_text().splitlines()) == 6
+    dpo_kept = [json.loads(x) for x in (tmp_path / "dpo.train.jsonl").read_text().splitlines()]
+    assert len(dpo_kept) == 6
+    assert held_rows[0]["provenance"]["doc_id"] not in {r["provenance"]["doc_id"] for r in dpo_kept}
+    # --dpo without --dpo-out is refused before anything is written
+    bad = runner.invoke(
+        app,
+        ["train", "split", "--data", str(data), "--train-out", str(tmp_path / "t2.jsonl"),
+         "--held-out", str(tmp_path / "h2.jsonl"), "--dpo", str(dpo)],
+    )  # fmt: skip
+    assert bad.exit_code == 2 and not (tmp_path / "t2.jsonl").exists()
     model = Path(shutil.copytree(tiny, tmp_path / "model"))
     ev = runner.invoke(app, ["evaluate", "--model", str(model), "--eval", str(tmp_path / "held.jsonl")])
     assert ev.exit_code == 0, ev.output

@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 
@@ -593,20 +593,22 @@ def train_split_command(
     dpo_out: Annotated[Path | None, typer.Option(help="where the filtered DPO rows go")] = None,
 ) -> None:
     """Split the SFT export by provenance: no document (or section) both trains and evaluates."""
-    from domainlm.training.evaluate import held_out_groups, provenance_group
+    from domainlm.training.evaluate import GroupBy, held_out_groups, provenance_group
 
     if by not in ("section", "doc"):
         raise typer.BadParameter("--by is 'section' or 'doc'")
+    if dpo is not None and dpo_out is None:
+        raise typer.BadParameter("--dpo needs --dpo-out")
+    group_by = cast(GroupBy, by)
     rows = list(read_rows(data))
-    groups = held_out_groups(rows, held_out_share, by, seed)  # type: ignore[arg-type]
-    n_train = write_rows(train_out, (r for r in rows if provenance_group(r, by) not in groups))  # type: ignore[arg-type]
-    n_held = write_rows(held_out, (r for r in rows if provenance_group(r, by) in groups))  # type: ignore[arg-type]
+    groups = held_out_groups(rows, held_out_share, group_by, seed)
+    held = [provenance_group(r, group_by) in groups for r in rows]
+    n_train = write_rows(train_out, (r for r, h in zip(rows, held, strict=True) if not h))
+    n_held = write_rows(held_out, (r for r, h in zip(rows, held, strict=True) if h))
     typer.echo(f"{n_train} rows to {train_out}, {n_held} rows ({len(groups)} groups) to {held_out}", err=True)
-    if dpo is not None:
-        if dpo_out is None:
-            raise typer.BadParameter("--dpo needs --dpo-out")
+    if dpo is not None and dpo_out is not None:
         drows = list(read_rows(dpo))
-        kept = write_rows(dpo_out, (r for r in drows if provenance_group(r, by) not in groups))  # type: ignore[arg-type]
+        kept = write_rows(dpo_out, (r for r in drows if provenance_group(r, group_by) not in groups))
         typer.echo(f"{kept} of {len(drows)} DPO rows to {dpo_out} (held-out groups left out)", err=True)
 
 
