@@ -133,24 +133,27 @@ def build_model_dir(root: Path, shape: dict[str, Any]) -> Path:
 
 def write_data(root: Path, rows: int, answer_words: int) -> tuple[Path, Path]:
     """SFT rows (a question and a long answer) and DPO rows (same prompt, two long answers)."""
+    from domainlm.jsonl import write_rows
+
     rng = random.Random(0)
-    sft = root / "sft.jsonl"
-    dpo = root / "dpo.jsonl"
-    with sft.open("w") as f:
-        for _ in range(rows):
-            msgs = [
-                {"role": "user", "content": words(rng, answer_words // 4) + "?"},
-                {"role": "assistant", "content": words(rng, answer_words)},
-            ]
-            f.write(json.dumps({"messages": msgs}, ensure_ascii=False) + "\n")
-    with dpo.open("w") as f:
-        for _ in range(rows):
-            row = {
-                "prompt": [{"role": "user", "content": words(rng, answer_words // 2) + "?"}],
-                "chosen": [{"role": "assistant", "content": words(rng, answer_words // 2)}],
-                "rejected": [{"role": "assistant", "content": words(rng, answer_words // 2)}],
-            }
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    sft, dpo = root / "sft.jsonl", root / "dpo.jsonl"
+    write_rows(
+        sft,
+        [
+            {"messages": [{"role": "user", "content": words(rng, answer_words // 4) + "?"},
+                          {"role": "assistant", "content": words(rng, answer_words)}]}
+            for _ in range(rows)
+        ],
+    )  # fmt: skip
+    write_rows(
+        dpo,
+        [
+            {"prompt": [{"role": "user", "content": words(rng, answer_words // 2) + "?"}],
+             "chosen": [{"role": "assistant", "content": words(rng, answer_words // 2)}],
+             "rejected": [{"role": "assistant", "content": words(rng, answer_words // 2)}]}
+            for _ in range(rows)
+        ],
+    )  # fmt: skip
     return sft, dpo
 
 
@@ -188,30 +191,27 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         progress=False, lr=1e-5, warmup_ratio=0.0,
     )  # fmt: skip
 
-    sft_timer = step_timer(warmup)
-    sft = SftSettings(data=sft_data, output=root / "sft", packing=True, max_length=seq, **common)
-    trainer, _, _ = build_sft_trainer(sft, callbacks=[sft_timer])
-    trainer.args.include_num_input_tokens_seen = "non_padding"
-    trainer.train()
-    s = sft_timer.timing
-    assert s is not None
-    peak_gb = torch.cuda.max_memory_allocated() / 2**30 if gpu else 0.0
-    del trainer
-    if gpu:
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
+    def timed(build: Any, settings: Any) -> tuple[Timing, float]:
+        """Trains through domainlm's trainer builder; the steps after warmup timed, and peak GiB."""
+        timer = step_timer(warmup)
+        trainer, _, _ = build(settings, callbacks=[timer])
+        trainer.args.include_num_input_tokens_seen = "non_padding"
+        trainer.train()
+        assert timer.timing is not None
+        peak_gb = torch.cuda.max_memory_allocated() / 2**30 if gpu else 0.0
+        del trainer
+        if gpu:
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
+        return timer.timing, peak_gb
 
+    sft = SftSettings(data=sft_data, output=root / "sft", packing=True, max_length=seq, **common)
+    s, peak_gb = timed(build_sft_trainer, sft)
     # DPO: `batch/2` pairs of two `seq/2`-token sequences each (prompt + answer) ≈ SFT's tokens per step.
-    dpo_timer = step_timer(warmup)
     dpo = DpoSettings(
         data=dpo_data, output=root / "dpo", max_length=seq, precompute_ref_log_probs=True, **common
     )
-    trainer, _, _ = build_dpo_trainer(dpo, callbacks=[dpo_timer])
-    trainer.args.include_num_input_tokens_seen = "non_padding"
-    trainer.train()
-    d = dpo_timer.timing
-    assert d is not None
-    dpo_peak_gb = torch.cuda.max_memory_allocated() / 2**30 if gpu else 0.0
+    d, dpo_peak_gb = timed(build_dpo_trainer, dpo)
 
     peak = args.peak_tflops * 1e12
     attn_flops_per_token = 12 * shape["num_hidden_layers"] * shape["hidden_size"] * seq
