@@ -81,7 +81,7 @@ class NearDuplicateIndex:
             if key not in self._ids:
                 first.setdefault(key, i)
         fresh = list(first.values())
-        sets, sigs = self._sketch([texts[i] for i in fresh])
+        sets, sigs = sketch(self.config, [texts[i] for i in fresh])
         bands = self._lsh.band_keys(sigs)
         query, insert = self._lsh.query, self._lsh.insert
         kept_rows = []
@@ -104,7 +104,7 @@ class NearDuplicateIndex:
 
     def lookup(self, texts: Sequence[str]) -> list[Match | None]:
         """The kept row each text duplicates, if any; changes nothing."""
-        sets, sigs = self._sketch(texts)
+        sets, sigs = sketch(self.config, texts)
         bands = self._lsh.band_keys(sigs)
         return [self._best(sets[j], self._lsh.query(bands[j], sigs[j])) for j in range(len(sets))]
 
@@ -132,9 +132,6 @@ class NearDuplicateIndex:
         tmp.replace(self.path / FILE)
 
     # -- internals -----------------------------------------------------------------------------------
-
-    def _sketch(self, texts: Sequence[str]) -> tuple[list[U32], U32]:
-        return sketch(self.config, texts)
 
     def _best(self, shingles: U32, candidates: Iterable[int]) -> Match | None:
         return best_match(
