@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from kafka import KafkaAdminClient
 from kafkautil import keys, values
 
 from corpus import ROOT, SAMPLE_POLICY
@@ -40,6 +41,11 @@ def test_stack_up_runs_a_document_through_every_service_then_down(
         assert cli("stack", "up", "--dir", str(stack)).returncode == 1  # one stack per directory
 
         bootstrap = state["bootstrap"]
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        try:  # every topic of the stream and its DLQ was created on the broker
+            assert set(admin.list_topics()) >= set(TOPICS) >= {"documents", "chunks", "rejections"}
+        finally:
+            admin.close()
         assert cli("submit", str(SAMPLE_POLICY), "--bootstrap", bootstrap).returncode == 0
         # The ocr service chunks it; the generator replicas ask the teacher about every chunk (the tiny
         # model's answers are rejected by the faithfulness check, each with its reason).
@@ -58,5 +64,4 @@ def test_stack_up_runs_a_document_through_every_service_then_down(
     assert down.returncode == 0, down.stderr
     after = cli("stack", "status", "--dir", str(stack))
     assert set(line.split()[1] for line in after.stdout.splitlines()) == {"down"}, after.stdout
-    assert set(TOPICS) >= {"documents", "chunks", "rejections"}
     assert json.loads((stack / "state.json").read_text())["processes"].keys() >= services

@@ -34,7 +34,7 @@ SERVICES = {
     "evolver": ("domainlm-evolver", "DOMAINLM_EVOLVER_"),
 }
 STREAM = ["documents", "chunks", "samples.generated", "samples.verified", "samples.unique", "samples.evolved"]
-TOPICS = [*STREAM, *(f"{t}.dlq" for t in STREAM[:-1]), "samples.evolved.dlq", "rejections"]
+TOPICS = [*STREAM, *(f"{t}.dlq" for t in STREAM), "rejections"]
 TEACHER_NAME = "domainlm-teacher"
 
 
