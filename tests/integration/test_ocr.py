@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ from rapidfuzz import fuzz
 from corpus import corpus_pdf
 from domainlm.extract import PdfExtractor, character_error_rate
 from domainlm.extract.scans import sample_lines, scanned_pdf
+from domainlm.extract.textlayer import read_text_layer
 from domainlm.funnel import Funnel
 from domainlm.records import Page
 
@@ -109,13 +109,9 @@ def test_sound_pages_of_the_same_document_keep_their_text_layer(corpus14_pages: 
 
 def test_simulated_scans_of_known_text(tmp_path: Path) -> None:
     # Two pages of corpus text typeset at 10 pt, blurred, skewed 1-2 degrees, noised, JPEG q40.
-    text = subprocess.run(
-        ["pdftotext", "-q", "-f", "1", "-l", "2", str(corpus_pdf("05")), "-"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    references = scanned_pdf(sample_lines(text.split("\f")), tmp_path / "scan.pdf", seed=7)[:2]
+    text = read_text_layer(corpus_pdf("05"), pages=2).pages
+    assert all(text)
+    references = scanned_pdf(sample_lines(p or "" for p in text), tmp_path / "scan.pdf", seed=7)[:2]
     pages = list(PdfExtractor().run([str(tmp_path / "scan.pdf")], Funnel()))[:2]
     assert [p.method for p in pages] == ["ocr", "ocr"]
     rates = [character_error_rate(ref, page.text) for ref, page in zip(references, pages, strict=True)]
