@@ -24,7 +24,6 @@ with kor+eng, 2.3 with kor alone.
 
 from __future__ import annotations
 
-import os
 import shlex
 import subprocess
 import tempfile
@@ -40,7 +39,8 @@ from PIL import Image
 from domainlm.extract.markers import repair_paragraph_markers
 
 # Tesseract's own OpenMP threads fight each other when several pages run at once; one thread per
-# process, with one process per core, was much faster (see DESIGN.md).
+# process, with one process per core, was much faster (see DESIGN.md). Set once in each OCR worker
+# process (extractor._init_worker); the tesseract runs inherit it.
 OCR_ENV = {"OMP_THREAD_LIMIT": "1"}
 
 _SKEW_SCALE = 0.25  # skew is estimated on a quarter-size image: the angle is the same, and 16x cheaper
@@ -210,8 +210,6 @@ def recognise(image: np.ndarray, options: OcrOptions) -> tuple[str, float | None
     # a second's start-up that a process reading text layers does not need to pay.
     import pytesseract
 
-    for key, value in OCR_ENV.items():
-        os.environ.setdefault(key, value)
     with tempfile.TemporaryDirectory(prefix="domainlm-ocr-") as tmp:
         source = Path(tmp) / "page.png"
         picture = Image.fromarray(image)
