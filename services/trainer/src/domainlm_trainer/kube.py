@@ -18,7 +18,7 @@ from kubernetes.client.exceptions import ApiException
 
 from domainlm.training.publish import served_names
 from domainlm.training.settings import SUMMARY
-from domainlm_trainer.runs import RunSpec, RunStatus, local_path
+from domainlm_trainer.runs import RunSpec, RunStatus, local_path, train_args
 from domainlm_trainer.settings import TrainerSettings
 
 CONTAINER = "trainer"
@@ -89,24 +89,16 @@ def train_script(spec: RunSpec, settings: TrainerSettings) -> str:
         )
     else:
         launcher = ""
-    steps = f" --max-steps {c.max_steps}" if c.max_steps > 0 else ""
-    if launcher and settings.deepspeed:  # several GPUs: ZeRO-3, 16-bit weights gathered on save
-        steps += f" --deepspeed {shlex.quote(settings.deepspeed)}"
+    # several GPUs: ZeRO-3, 16-bit weights gathered on save
+    extra = ["--deepspeed", settings.deepspeed] if launcher and settings.deepspeed else []
+    args = train_args(spec, paths["sft_data"], paths["sft"], paths["dpo_data"], paths["model"])
     q = shlex.quote
-    lines = [
-        "set -eu",
-        f"mkdir -p {q(paths['root'])}",
-        # a retried pod (preemption) resumes each stage from its last checkpoint on the volume and
-        # skips a stage that already finished (its summary is written last)
-        f"[ -f {q(paths['sft'] + '/' + SUMMARY)} ] || {launcher}{cli} train sft --model {q(local_path(c.base_model))} "
-        f"--data {q(paths['sft_data'])} --output {q(paths['sft'])} --epochs {c.sft_epochs} "
-        f"--lr {c.sft_lr}{steps}",
-    ]
-    if spec.dpo_data:
-        lines.append(
-            f"[ -f {q(paths['model'] + '/' + SUMMARY)} ] || {launcher}{cli} train dpo --model {q(paths['sft'])} --data {q(paths['dpo_data'])} "
-            f"--output {q(paths['model'])} --epochs {c.dpo_epochs} --lr {c.dpo_lr}{steps}"
-        )
+    lines = ["set -eu", f"mkdir -p {q(paths['root'])}"]
+    # a retried pod (preemption) resumes each stage from its last checkpoint on the volume and skips a
+    # stage that already finished (its summary is written last)
+    out = {"sft": paths["sft"], "dpo": paths["model"]}
+    for stage, a in args.items():
+        lines.append(f"[ -f {q(out[stage] + '/' + SUMMARY)} ] || {launcher}{cli} {shlex.join(a + extra)}")
     return "\n".join(lines) + "\n"
 
 

@@ -14,28 +14,18 @@ from typing import Any
 
 from domainlm.childproc import pid_alive
 from domainlm_trainer.localrun import LOG, PID, PLAN, STATUS
-from domainlm_trainer.runs import RunSpec, RunStatus, local_path
+from domainlm_trainer.runs import RunSpec, RunStatus, local_path, train_args
 
 Stage = dict[str, Any]  # {"name": ..., "argv": [...]}
 
 
 def train_stages(cli: str, spec: RunSpec, run_dir: Path) -> list[Stage]:
     """`domainlm train sft` from the base model, then `domainlm train dpo` from the SFT model."""
-    c = spec.config
-    steps = ["--max-steps", str(c.max_steps)] if c.max_steps > 0 else []
-    sft_out, dpo_out = run_dir / "sft", run_dir / "model"
-    stages: list[Stage] = [
-        {"name": "sft", "argv": [cli, "train", "sft", "--model", local_path(c.base_model),
-                                 "--data", local_path(spec.sft_data), "--output", str(sft_out),
-                                 "--epochs", str(c.sft_epochs), "--lr", str(c.sft_lr), *steps]},
-    ]  # fmt: skip
-    if spec.dpo_data:
-        stages.append(
-            {"name": "dpo", "argv": [cli, "train", "dpo", "--model", str(sft_out),
-                                     "--data", local_path(spec.dpo_data), "--output", str(dpo_out),
-                                     "--epochs", str(c.dpo_epochs), "--lr", str(c.dpo_lr), *steps]}
-        )  # fmt: skip
-    return stages
+    args = train_args(
+        spec, local_path(spec.sft_data), str(run_dir / "sft"), local_path(spec.dpo_data),
+        str(model_dir_of(run_dir, spec)),
+    )  # fmt: skip
+    return [{"name": name, "argv": [cli, *a]} for name, a in args.items()]
 
 
 def model_dir_of(run_dir: Path, spec: RunSpec) -> Path:

@@ -73,6 +73,23 @@ def local_path(uri: str) -> str:
     return uri.removeprefix("file://")
 
 
+def train_args(
+    spec: RunSpec, sft_data: str, sft_out: str, dpo_data: str, model_out: str
+) -> dict[str, list[str]]:
+    """A run's `domainlm` arguments per stage, in order: `train sft` from the base model, then (when the
+    run has DPO data) `train dpo` from the SFT model. Both backends run these; only the paths differ."""
+    c = spec.config
+    steps = ["--max-steps", str(c.max_steps)] if c.max_steps > 0 else []
+    stages = {
+        "sft": ["train", "sft", "--model", local_path(c.base_model), "--data", sft_data, "--output", sft_out,
+                "--epochs", str(c.sft_epochs), "--lr", str(c.sft_lr), *steps],
+    }  # fmt: skip
+    if spec.dpo_data:
+        stages["dpo"] = ["train", "dpo", "--model", sft_out, "--data", dpo_data, "--output", model_out,
+                         "--epochs", str(c.dpo_epochs), "--lr", str(c.dpo_lr), *steps]  # fmt: skip
+    return stages
+
+
 class Backend(Protocol):
     """Where runs execute. Every method takes the run's spec (the service keeps them)."""
 
