@@ -81,8 +81,8 @@ def test_two_replicas_racing_keep_one_member_per_cluster(
     kept = out.get(timeout=120) + out.get(timeout=120)
     for p in procs:
         p.join(timeout=30)
-    by_cluster = np.bincount([pairs.index(clusters[next(r for r in rows if r["id"] == k)["cluster"]]) for k in kept],
-                             minlength=len(pairs))  # fmt: skip
+    position = {r["id"]: i for i, c in enumerate(pairs) for r in c}  # each row's cluster among `pairs`
+    by_cluster = np.bincount([position[k] for k in kept], minlength=len(pairs))
     # Members of one labelled cluster are near-duplicates (or, for heavy edits, not even that): never
     # both kept unless their similarity is below the threshold.
     memory = NearDuplicateIndex(MinhashConfig())
