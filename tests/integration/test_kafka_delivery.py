@@ -85,7 +85,10 @@ def test_sigkill_mid_stream_then_restart_loses_and_invents_nothing(broker: Kafka
     service = [str(ROOT / ".venv" / "bin" / "domainlm-ocr")]
 
     watcher = KafkaConsumer(
-        topic_out, bootstrap_servers=broker.bootstrap, auto_offset_reset="earliest", isolation_level="read_committed"
+        topic_out,
+        bootstrap_servers=broker.bootstrap,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
     )
     first = subprocess.Popen(service, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
