@@ -12,6 +12,7 @@ from typing import Any
 
 from domainlm.training.common import TrainResult, build_trainer, train_and_save
 from domainlm.training.data import prepare_dpo
+from domainlm.training.evaluate import load_for_eval, token_ids
 from domainlm.training.settings import DpoSettings
 
 
@@ -47,7 +48,7 @@ def completion_logprob(
 
     prompt_ids = tokenizer.apply_chat_template(list(prompt), tokenize=True, add_generation_prompt=True)
     full_ids = tokenizer.apply_chat_template(list(prompt) + list(completion), tokenize=True)
-    prompt_ids, full_ids = _ids(prompt_ids), _ids(full_ids)
+    prompt_ids, full_ids = token_ids(prompt_ids), token_ids(full_ids)
     if full_ids[: len(prompt_ids)] != prompt_ids:
         raise ValueError("the chat template does not render the prompt as a prefix of the conversation")
     ids = torch.tensor([full_ids])
@@ -59,19 +60,9 @@ def completion_logprob(
     return float(picked[len(prompt_ids) - 1 :].sum())
 
 
-def _ids(out: Any) -> list[int]:
-    if isinstance(out, dict) or hasattr(out, "input_ids"):
-        out = out["input_ids"]
-    return [int(i) for i in out]
-
-
 def preference_margins(model_dir: Path, rows: Iterable[dict[str, Any]]) -> list[float]:
     """log p(chosen) - log p(rejected) per row, for a saved model: what DPO should raise."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    model, tokenizer = load_for_eval(model_dir)
     return [
         completion_logprob(model, tokenizer, r["prompt"], r["chosen"])
         - completion_logprob(model, tokenizer, r["prompt"], r["rejected"])

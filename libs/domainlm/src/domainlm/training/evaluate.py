@@ -185,7 +185,8 @@ def rouge_l(prediction: str, reference: str) -> float:
 # ---------------------------------------------------------------- scoring a model
 
 
-def _ids(out: Any) -> list[int]:
+def token_ids(out: Any) -> list[int]:
+    """apply_chat_template(tokenize=True)'s answer as a list of ids, whichever form it came in."""
     if isinstance(out, dict) or hasattr(out, "input_ids"):
         out = out["input_ids"]
     return [int(i) for i in out]
@@ -196,9 +197,11 @@ def answer_token_logprobs(model: Any, tokenizer: Any, prompt: Sequence[dict], an
     teacher-forced under the chat template."""
     import torch
 
-    prompt_ids = _ids(tokenizer.apply_chat_template(list(prompt), tokenize=True, add_generation_prompt=True))
+    prompt_ids = token_ids(
+        tokenizer.apply_chat_template(list(prompt), tokenize=True, add_generation_prompt=True)
+    )
     full = [*prompt, {"role": "assistant", "content": answer}]
-    full_ids = _ids(tokenizer.apply_chat_template(full, tokenize=True))
+    full_ids = token_ids(tokenizer.apply_chat_template(full, tokenize=True))
     if full_ids[: len(prompt_ids)] != prompt_ids:
         raise ValueError("the chat template does not render the prompt as a prefix of the conversation")
     # Whatever the template appends after the turn's end token (a newline) is not the answer's.
@@ -222,7 +225,7 @@ def _end_position(tokenizer: Any, ids: list[int], start: int) -> int:
 def greedy_answer(model: Any, tokenizer: Any, prompt: Sequence[dict], max_new_tokens: int) -> str:
     import torch
 
-    ids = _ids(tokenizer.apply_chat_template(list(prompt), tokenize=True, add_generation_prompt=True))
+    ids = token_ids(tokenizer.apply_chat_template(list(prompt), tokenize=True, add_generation_prompt=True))
     inputs = torch.tensor([ids])
     with torch.no_grad():
         out = model.generate(
