@@ -20,15 +20,17 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.structs import OffsetAndMetadata
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from pydantic import BaseModel, ValidationError
+
+from domainlm.records import Rejection
 
 log = logging.getLogger("domainlm.worker")
 _LAG_EVERY_S = 5.0
@@ -67,6 +69,15 @@ def parse_records(records: list[ConsumerRecord], model: type[M], reason: str) ->
         except ValidationError as e:
             parsed.append(PoisonMessage(reason, str(e)[:1000]))
     return parsed
+
+
+def outputs_of(
+    records: Iterable[Any], rejections: Iterable[Rejection] = (), rejections_topic: str | None = None
+) -> list[Output]:
+    """Records (keyed by their ids) for the output topic, rejections for the rejections topic."""
+    out = [Output(r.id, r.model_dump_json().encode()) for r in records]
+    out += [Output(r.record_id, r.model_dump_json().encode(), rejections_topic) for r in rejections]
+    return out
 
 
 def per_record(handler: Handler) -> BatchHandler:

@@ -8,6 +8,7 @@ downstream consumers can stay idempotent.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Literal
 
@@ -119,3 +120,10 @@ class Rejection(BaseModel):
     reason: str
     record_id: str
     detail: str = ""
+
+    @classmethod
+    def many(cls, stage: str, found: Iterable[tuple[str, str, str]]) -> list[Rejection]:
+        """Rejections from a stage result's (reason, record id, detail) triples."""
+        return [
+            cls(stage=stage, reason=reason, record_id=rid, detail=detail) for reason, rid, detail in found
+        ]

@@ -7,7 +7,7 @@ from redis.exceptions import RedisError
 
 from domainlm.dedup import sample_text
 from domainlm.records import Rejection, Sample
-from domainlm_chassis.worker import BatchHandler, Output, PoisonMessage, parse_records
+from domainlm_chassis.worker import BatchHandler, Output, PoisonMessage, outputs_of, parse_records
 from domainlm_dedup.servicer import DedupIndex
 
 
@@ -25,13 +25,13 @@ def sample_batch_handler(index: DedupIndex, rejections_topic: str) -> BatchHandl
             if isinstance(item, PoisonMessage):
                 out.append(item)
             elif (match := matches[item.id]) is None:
-                out.append([Output(item.id, item.model_dump_json().encode())])
+                out.append(outputs_of([item]))
             else:
                 detail = f"duplicate of {match.kept} (similarity {match.similarity:.2f})"
                 rejection = Rejection(
                     stage="dedup", reason="near-duplicate", record_id=item.id, detail=detail
                 )
-                out.append([Output(item.id, rejection.model_dump_json().encode(), rejections_topic)])
+                out.append(outputs_of([], [rejection], rejections_topic))
         return out
 
     return handle

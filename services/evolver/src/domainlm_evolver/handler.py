@@ -10,7 +10,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from domainlm.evolution import InstructionEvolver
 from domainlm.records import Rejection, Sample
-from domainlm_chassis.worker import BatchHandler, Output, PoisonMessage, parse_records
+from domainlm_chassis.worker import BatchHandler, Output, PoisonMessage, outputs_of, parse_records
 from domainlm_evolver.chunks import ChunkFeed
 
 
@@ -36,12 +36,8 @@ def sample_batch_handler(
             elif (result := results[item.id]).transient:
                 out.append(RuntimeError(f"teacher-unavailable: {result.rejections[0]}"))
             else:
-                outputs = [Output(s.id, s.model_dump_json().encode()) for s in result.samples]
-                outputs += [
-                    Output(task_id, Rejection(stage="evolve", reason=reason, record_id=task_id, detail=detail)
-                           .model_dump_json().encode(), rejections_topic)
-                    for reason, task_id, detail in result.rejections
-                ]  # fmt: skip
+                rejected = Rejection.many(evolver.name, result.rejections)
+                outputs = outputs_of(result.samples, rejected, rejections_topic)
                 out.append(outputs)
         return out
 

@@ -35,10 +35,7 @@ class EvolverServicer(evolver_pb2_grpc.EvolverServiceServicer):
         if result.transient:  # a teacher call failed: the caller should retry, not record the failures
             failures = "; ".join(f"{reason}: {detail}" for reason, _, detail in result.rejections)
             context.abort(grpc.StatusCode.UNAVAILABLE, failures)
-        rejections = [
-            Rejection(stage=stage, reason=reason, record_id=task_id, detail=detail)
-            for reason, task_id, detail in result.rejections
-        ]
+        rejections = Rejection.many(stage, result.rejections)
         return evolver_pb2.EvolveResponse(
             samples=[to_proto(s, records_pb2.Sample) for s in result.samples],
             rejections=[to_proto(r, records_pb2.Rejection) for r in rejections],

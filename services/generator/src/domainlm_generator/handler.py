@@ -6,7 +6,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from domainlm.generation import SampleGenerator
 from domainlm.records import Chunk, Rejection
-from domainlm_chassis.worker import BatchHandler, Output, PoisonMessage, parse_records
+from domainlm_chassis.worker import BatchHandler, Output, PoisonMessage, outputs_of, parse_records
 
 
 def chunk_batch_handler(generator: SampleGenerator, rejections_topic: str) -> BatchHandler:
@@ -24,17 +24,9 @@ def chunk_batch_handler(generator: SampleGenerator, rejections_topic: str) -> Ba
                 reason, _, detail = result.rejections[0]
                 out.append(RuntimeError(f"{reason}: {detail}"))
                 continue
-            outputs = [Output(s.id, s.model_dump_json().encode()) for s in result.samples]
-            outputs += [
-                Output(
-                    rid,
-                    Rejection(stage="generate", reason=reason, record_id=rid, detail=detail)
-                    .model_dump_json()
-                    .encode(),
-                    rejections_topic,
-                )
-                for reason, rid, detail in result.rejections
-            ]
+            outputs = outputs_of(
+                result.samples, Rejection.many(generator.name, result.rejections), rejections_topic
+            )
             out.append(outputs)
         return out
 

@@ -30,10 +30,7 @@ class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
         if result.transient:  # the teacher is down or overloaded: the caller should retry, not record
             reason, _, detail = result.rejections[0]
             context.abort(grpc.StatusCode.UNAVAILABLE, f"{reason}: {detail}")
-        rejections = [
-            Rejection(stage=self.generator.name, reason=reason, record_id=rid, detail=detail)
-            for reason, rid, detail in result.rejections
-        ]
+        rejections = Rejection.many(self.generator.name, result.rejections)
         return generator_pb2.GenerateResponse(
             samples=[to_proto(s, records_pb2.Sample) for s in result.samples],
             rejections=[to_proto(r, records_pb2.Rejection) for r in rejections],

@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from domainlm.records import Rejection, ReviewState, Sample
 from domainlm.review import ReviewGate
-from domainlm_chassis.worker import Handler, Output, PoisonMessage
+from domainlm_chassis.worker import Handler, Output, PoisonMessage, outputs_of
 
 
 def sample_handler(gate: ReviewGate, rejections_topic: str) -> Handler:
@@ -24,10 +24,10 @@ def sample_handler(gate: ReviewGate, rejections_topic: str) -> Handler:
 def decision_outputs(sample: Sample, rejections_topic: str) -> list[Output]:
     """What a decided item sends on: itself when verified, a rejection when rejected, nothing if pending."""
     if sample.is_verified:
-        return [Output(sample.id, sample.model_dump_json().encode())]
+        return outputs_of([sample])
     if sample.review == ReviewState.REJECTED:
         rejection = Rejection(
             stage="review", reason=f"rejected-by-{sample.reviewer or 'reviewer'}", record_id=sample.id
         )
-        return [Output(sample.id, rejection.model_dump_json().encode(), rejections_topic)]
+        return outputs_of([], [rejection], rejections_topic)
     return []  # held for a human; the gRPC Decide call sends it on
