@@ -12,14 +12,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from domainlm.childproc import ChildServer, free_port, pid_alive
+from domainlm.childproc import ChildServer, free_port, pid_alive, stop_pid_group
 from domainlm.paths import sample_policy
 from domainlm_chassis.broker import KafkaBroker
 from domainlm_chassis.grpc.probe import check
@@ -96,7 +95,7 @@ def down(root: Path, timeout: float = 60.0, say: Any = print) -> list[str]:
     stopped = []
     for name, proc in reversed(list(state["processes"].items())):
         if pid_alive(proc["pid"]):
-            _stop(proc["pid"], timeout)
+            stop_pid_group(proc["pid"], timeout)
             stopped.append(name)
     say(f"stopped {', '.join(stopped) or 'nothing (all were down)'}")
     return stopped
@@ -140,8 +139,7 @@ def create_topics(bootstrap: str, partitions: int) -> None:
 def _start(server: ChildServer, name: str, started: dict[str, dict[str, Any]], say: Any) -> Any:
     say(f"starting {name}")
     server.start()
-    assert server._proc is not None
-    started[name] = {"pid": server._proc.pid, "log": str(server.log_path)}
+    started[name] = {"pid": server.pid, "log": str(server.log_path)}
     return server
 
 
@@ -202,17 +200,3 @@ def _write_state(root: Path, state: dict[str, Any]) -> None:
     tmp = root / "state.json.partial"
     tmp.write_text(json.dumps(state, indent=2))
     tmp.replace(root / "state.json")
-
-
-def _stop(pid: int, timeout: float) -> None:
-    """SIGTERM to the process's session, SIGKILL if it is still there after `timeout`."""
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
-        try:
-            os.killpg(pid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + wait
-        while pid_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if not pid_alive(pid):
-            return

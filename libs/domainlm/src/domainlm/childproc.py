@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import tempfile
@@ -50,6 +51,30 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
+def stop_pid_group(pid: int, timeout: float = 30.0) -> None:
+    """SIGTERM to the session a process leads, SIGKILL if it is still there after `timeout`.
+
+    For servers another command started (a stack's state file, a publisher's pidfile): only the pid is
+    known, so this waits on liveness rather than on a Popen. A process that is our own child is reaped.
+    """
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while not _gone(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if _gone(pid):
+            return
+
+
+def _gone(pid: int) -> bool:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    return not pid_alive(pid)
+
+
 class ChildServer:
     """A server process: subclasses say how to start it (`start`) and when it is ready (`ready`)."""
 
@@ -79,6 +104,17 @@ class ChildServer:
             time.sleep(0.5)
         self.stop()
         raise TimeoutError(f"{self.what} was not ready within {timeout:.0f}s (log: {self.log_path})")
+
+    @property
+    def pid(self) -> int:
+        """The started server's pid (it leads its own session)."""
+        if self._proc is None:
+            raise RuntimeError(f"{self.what} is not started")
+        return self._proc.pid
+
+    def exit_code(self) -> int | None:
+        """None while the server runs (or was never started); its exit status once it has exited."""
+        return None if self._proc is None else self._proc.poll()
 
     def stop(self) -> None:
         if self._proc is not None:

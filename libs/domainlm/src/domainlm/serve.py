@@ -44,8 +44,8 @@ def serve(
         ) as server:
             print(f"serving {model} as {name!r} at {server.base_url} (log: {server.log_path})", flush=True)
             while not stop.wait(1.0):
-                if server._proc is not None and server._proc.poll() is not None:
-                    raise RuntimeError(f"vLLM exited with {server._proc.returncode}; see {server.log_path}")
+                if (code := server.exit_code()) is not None:
+                    raise RuntimeError(f"vLLM exited with {code}; see {server.log_path}")
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)

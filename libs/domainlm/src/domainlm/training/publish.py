@@ -21,7 +21,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -30,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from domainlm.childproc import pid_alive
+from domainlm.childproc import stop_pid_group
 from domainlm.training.evaluate import (
     DEFAULT_METRIC,
     EVAL_FILE,
@@ -355,26 +354,11 @@ def publish(
 # ---------------------------------------------------------------- serving the current version (embedded)
 
 
-def _gone(pid: int) -> bool:
-    """Whether the process has exited (reaping it when it is our own child: a publisher's server)."""
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
-    return not pid_alive(pid)
-
-
 def stop_recorded(pidfile: Path, timeout: float = 30.0) -> None:
     """Stops the server a pidfile records (its whole process group), if it still runs."""
     if not pidfile.exists():
         return
-    pid = int(json.loads(pidfile.read_text())["pid"])
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, sig)
-        deadline = time.monotonic() + wait
-        while not _gone(pid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if _gone(pid):
-            break
+    stop_pid_group(int(json.loads(pidfile.read_text())["pid"]), timeout)
     pidfile.unlink(missing_ok=True)
 
 
@@ -420,10 +404,9 @@ def serve_current(
         server.stop()
         raise RuntimeError(f"vLLM on port {port} does not serve {name!r}")
     if pidfile is not None:
-        assert server._proc is not None
         _write_json_atomic(
             pidfile,
-            {"pid": server._proc.pid, "port": port, "name": name, "version": path.name,
+            {"pid": server.pid, "port": port, "name": name, "version": path.name,
              "model": str(path), "log": str(server.log_path)},
         )  # fmt: skip
     return server
