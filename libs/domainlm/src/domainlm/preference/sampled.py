@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from domainlm.asyncbridge import map_concurrently
 from domainlm.records import Sample, SampleKind
-from domainlm.teacher import TeacherSettings
+from domainlm.teacher import TeacherClient, TeacherError, TeacherSettings
 from domainlm.textsim import jaccard, squash
 
 
@@ -29,42 +29,37 @@ class SampledSettings(BaseModel):
 
 
 class ModelSampleSource:
-    """A RejectedAnswerSource: answers sampled from the SFT model that a check finds worse."""
+    """A RejectedAnswerSource: answers sampled from the SFT model that a check finds worse.
+
+    A failed request leaves its sample without sampled negatives (counted in `failed`, with the reason);
+    the other sources and samples go on.
+    """
 
     name = "sft-sample"
 
     def __init__(self, model: TeacherSettings, settings: SampledSettings | None = None) -> None:
-        import openai
-
-        self.model, self.settings = model, settings or SampledSettings()
-        self._openai = openai
+        self.client = TeacherClient(model)
+        self.settings = settings or SampledSettings()
+        self.failed: dict[str, str] = {}  # sample id -> reason
 
     def rejected_for(self, samples: Sequence[Sample]) -> dict[str, list[str]]:
         wanted = [s for s in samples if s.kind != SampleKind.MCQ or not s.choices]  # MCQ have distractors
-        client_holder: dict[str, object] = {}
+        s = self.settings
 
-        async def answers(sample: Sample) -> tuple[str, list[str]]:
-            client = client_holder.get("c")
-            if client is None:  # one HTTP pool, opened on the bridge's event loop
-                client = self._openai.AsyncOpenAI(
-                    base_url=self.model.base_url, api_key=self.model.api_key,
-                    max_retries=self.model.max_retries, timeout=self.model.timeout_s,
-                )  # fmt: skip
-                client_holder["c"] = client
-            s = self.settings
-            resp = await client.chat.completions.create(  # type: ignore[attr-defined]
-                model=self.model.model,
-                messages=[{"role": "user", "content": sample.instruction}],
-                n=s.samples_per_prompt, temperature=s.temperature, max_tokens=s.max_tokens,
-            )  # fmt: skip
-            return sample.id, [c.message.content or "" for c in resp.choices]
+        async def answers(sample: Sample) -> tuple[Sample, list[str]]:
+            messages = [{"role": "user", "content": sample.instruction}]
+            try:
+                return sample, await self.client.complete_texts(
+                    messages, s.samples_per_prompt, s.temperature, s.max_tokens
+                )
+            except TeacherError as e:
+                self.failed[sample.id] = e.reason
+                return sample, []
 
-        by_id = {s.id: s for s in wanted}
         out: dict[str, list[str]] = {}
-        for sample_id, texts in map_concurrently(answers, wanted, self.model.concurrency):
-            worse = self.worse_answers(by_id[sample_id].output, texts)
-            if worse:
-                out[sample_id] = worse
+        for sample, texts in map_concurrently(answers, wanted, self.client.settings.concurrency):
+            if worse := self.worse_answers(sample.output, texts):
+                out[sample.id] = worse
         return out
 
     def worse_answers(self, verified: str, sampled: Sequence[str]) -> list[str]:

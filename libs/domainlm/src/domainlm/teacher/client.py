@@ -94,18 +94,32 @@ class TeacherClient:
         self, messages: list[dict[str, str]], schema: dict[str, Any], schema_name: str
     ) -> Completion:
         s = self.settings
+        resp = await self._create(
+            messages=messages,
+            temperature=s.temperature,
+            max_tokens=s.max_tokens,
+            seed=s.seed,
+            response_format={
+                "type": "json_schema",
+                "json_schema": {"name": schema_name, "schema": schema, "strict": True},
+            },
+        )
+        choice = resp.choices[0]
+        usage = resp.usage.completion_tokens if resp.usage else 0
+        return Completion(choice.message.content or "", choice.finish_reason or "", usage)
+
+    async def complete_texts(
+        self, messages: list[dict[str, str]], n: int, temperature: float, max_tokens: int
+    ) -> list[str]:
+        """`n` free-text answers sampled for one request (e.g. from the SFT model, for DPO negatives)."""
+        resp = await self._create(messages=messages, n=n, temperature=temperature, max_tokens=max_tokens)
+        return [c.message.content or "" for c in resp.choices]
+
+    async def _create(self, **request: Any) -> Any:
+        """One chat completion; the SDK's errors become TeacherErrors with a reason code."""
         try:
-            # Plain dicts: the SDK's TypedDict overloads add nothing for a schema built at run time.
-            resp = await self._client_for_this_loop().chat.completions.create(  # type: ignore[call-overload]
-                model=s.model,
-                messages=messages,
-                temperature=s.temperature,
-                max_tokens=s.max_tokens,
-                seed=s.seed,
-                response_format={
-                    "type": "json_schema",
-                    "json_schema": {"name": schema_name, "schema": schema, "strict": True},
-                },
+            return await self._client_for_this_loop().chat.completions.create(
+                model=self.settings.model, **request
             )
         except openai.APIConnectionError as e:
             raise TeacherError("teacher-unreachable", str(e)) from e
@@ -113,6 +127,3 @@ class TeacherClient:
             raise TeacherError(f"teacher-http-{e.status_code}", str(e)[:500]) from e
         except openai.APIError as e:
             raise TeacherError("teacher-error", str(e)[:500]) from e
-        choice = resp.choices[0]
-        usage = resp.usage.completion_tokens if resp.usage else 0
-        return Completion(choice.message.content or "", choice.finish_reason or "", usage)
