@@ -19,28 +19,11 @@ if [[ -s "$DEST/compose-spec.json" && -x "$DEST/compose-check" ]]; then
     echo "$DEST"
     exit 0
 fi
-command -v go >/dev/null 2>&1 || { echo "setup-compose-schema: go is needed (Debian: golang-go)" >&2; exit 1; }
+# compose-go needs Go >= 1.24 (Debian 12's golang-go is 1.19).
+gobin="$("$ROOT/scripts/go-toolchain.sh" 1.24)"
+export PATH="$gobin:$PATH"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-# compose-go needs Go >= 1.24, and Debian 12's golang-go is 1.19, too old to switch toolchains itself
-# (GOTOOLCHAIN came with 1.21). The Go toolchain is itself a module on the proxy: an older go fetches
-# that module, and the build uses it. The module's zip keeps no exec bits; they are set as go does.
-NEED_GO=1.24
-TOOLCHAIN="${DOMAINLM_GO_TOOLCHAIN:-1.24.13}"
-if ! printf '%s\n%s\n' "go$NEED_GO" "$(go env GOVERSION)" | sort -V -C; then
-    tc="$ROOT/.cache/go-toolchain/go$TOOLCHAIN"
-    if [[ ! -x "$tc/bin/go" ]]; then
-        echo "setup-compose-schema: $(go env GOVERSION) is older than go$NEED_GO; fetching go$TOOLCHAIN" >&2
-        module="golang.org/toolchain@v0.0.1-go$TOOLCHAIN.$(go env GOOS)-$(go env GOARCH)"
-        src="$(cd "$tmp" && GOFLAGS=-mod=mod go mod download -json "$module" \
-            | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')"
-        rm -rf "$tc.partial" && mkdir -p "$(dirname "$tc")"
-        cp -r "$src" "$tc.partial" && chmod -R u+w "$tc.partial"
-        chmod +x "$tc.partial"/bin/* "$tc.partial"/pkg/tool/*/*
-        mv "$tc.partial" "$tc"
-    fi
-    export PATH="$tc/bin:$PATH"
-fi
 
 mkdir -p "$DEST"
 # Outside any module, so the project's own go.mod (there is none) cannot interfere.

@@ -22,11 +22,9 @@ if ! command -v etcd >/dev/null 2>&1; then
 fi
 
 if [[ -x "$BIN" ]]; then echo "$BIN"; exit 0; fi
-command -v go >/dev/null 2>&1 || { echo "setup-kube: a Go toolchain (>= 1.22) is needed to build kube-apiserver" >&2; exit 1; }
-GOV="$(go env GOVERSION)"  # go1.26.8
-if ! printf '%s\n' "go1.22" "$GOV" | sort -V -C; then
-  echo "setup-kube: kube-apiserver v$VERSION needs Go >= 1.22; this machine has $GOV" >&2; exit 1
-fi
+# kube-apiserver v1.31 needs Go >= 1.22 (Debian 12's golang-go is 1.19).
+gobin="$("$ROOT/scripts/go-toolchain.sh" 1.22)"
+export PATH="$gobin:$PATH"
 
 MINOR_PATCH="${VERSION#*.}"  # 31.14
 BUILD="$DEST/build-v$VERSION"
