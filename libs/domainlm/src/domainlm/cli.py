@@ -158,6 +158,47 @@ def generate(
 
 
 @app.command()
+def check(
+    input: Annotated[
+        Path, typer.Option("--input", "-i", help="JSONL rows: chunk, question, answer, evidence [, choices, answer_index]")
+    ],
+    output: Output,
+    judge_url: Annotated[str, typer.Option(help="OpenAI-compatible base URL of an LLM judge (optional)")] = "",
+    judge_model: Annotated[str, typer.Option(help="the judge's served model name")] = "",
+    judge_key: Annotated[str, typer.Option(help="bearer token for the judge")] = "EMPTY",
+    concurrency: Concurrency = 8,
+    morphology: Annotated[str, typer.Option(help="predicate reader for the polarity check: kiwi or regex")] = "kiwi",
+    rejections: Rejections = None,
+) -> None:
+    """Audit any QA data with the checks: one verdict row per input row (id, ok, failed checks, reasons)."""
+    from pydantic import ValidationError
+
+    from domainlm.checks import AnswerChecks, CheckSettings
+    from domainlm.checks.audit import AuditItem, audit, parse_row
+    from domainlm.checks.judge import AnswerJudge
+
+    funnel = _funnel(output, rejections)
+    judge = AnswerJudge(_teacher(judge_url, judge_model, judge_key, concurrency)) if judge_url else None
+
+    def items() -> Iterable[AuditItem]:
+        for n, row in enumerate(read_rows(input), 1):
+            funnel.saw("check")
+            try:
+                yield parse_row(row)
+            except ValidationError as e:
+                funnel.reject("check", "invalid-row", str(row.get("id", f"line {n}")), str(e)[:500])
+
+    verdicts = []
+    for verdict in audit(items(), AnswerChecks(CheckSettings(morphology=morphology)), judge, concurrency):
+        funnel.passed_on("check")
+        verdicts.append(verdict)
+    failed = sum(not v.ok for v in verdicts)
+    written = write_rows(output, verdicts)
+    _finish(funnel, output, written)
+    typer.echo(f"{written - failed} of {written} items passed every check", err=True)
+
+
+@app.command()
 def dedup(
     input: Annotated[Path, typer.Option("--input", "-i", help="JSONL rows, each with an `id`")],
     output: Output,

@@ -84,3 +84,27 @@ class ExtractiveTeacher:
                 }
             )
         return Completion(json.dumps({"qa": qa, "mcq": mcq}, ensure_ascii=False), "stop", 100)
+
+
+class ScriptedJudge:
+    """A judge that says what its script says: answers it is told are wrong are not entailed.
+
+    `wrong_answers` holds (question, answer) pairs. A tiny model cannot judge; this fake proves the plumbing (request, structured answer, verdicts on
+    the item, the review route) without pretending to measure a judge's accuracy.
+    """
+
+    def __init__(self, wrong_answers: set[tuple[str, str]]) -> None:
+        self.settings = TeacherSettings(base_url="http://fake", model="fake-judge", concurrency=8)
+        self.wrong = wrong_answers
+        self.calls = 0
+
+    async def complete_json(
+        self, messages: list[dict[str, str]], schema: dict[str, Any], schema_name: str
+    ) -> Completion:
+        self.calls += 1
+        prompt = messages[-1]["content"]
+        question = prompt.split("[질문] ", 1)[1].split("\n", 1)[0].strip()
+        answer = prompt.split("[답변] ", 1)[1].split("\n", 1)[0].strip()
+        entailed = (question, answer) not in self.wrong  # keyed by both: one text can be right for another question
+        verdict = {"entailed": entailed, "standalone": True, "relevant": True, "reason": "scripted"}
+        return Completion(json.dumps(verdict, ensure_ascii=False), "stop", 20, 200)

@@ -77,6 +77,14 @@ class Provenance(BaseModel):
     depth: int = 0
 
 
+class CheckVerdict(BaseModel):
+    """One check's verdict on an item, kept on the item so reviewers see why it passed or what doubts it."""
+
+    name: str = Field(description="e.g. support, polarity, quantities, articles, list, evidence, judge")
+    ok: bool
+    detail: str = ""
+
+
 class Sample(BaseModel):
     """A QA pair, a multiple-choice item, or an evolved instruction."""
 
@@ -90,6 +98,13 @@ class Sample(BaseModel):
     review: ReviewState = ReviewState.PENDING
     reviewer: str | None = None
     scores: dict[str, float] = Field(default_factory=dict)
+    evidence: str = Field("", description="the source sentence(s) the teacher quoted for the answer")
+    checks: list[CheckVerdict] = Field(default_factory=list)
+
+    @property
+    def doubts(self) -> list[CheckVerdict]:
+        """Failed verdicts that did not reject the item (the judge's): they send it to a human."""
+        return [c for c in self.checks if not c.ok]
 
     @staticmethod
     def make_id(chunk_id: str, kind: str, instruction: str, output: str) -> str:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, ValidationError
 from domainlm.asyncbridge import map_concurrently
 from domainlm.evolution.elimination import EliminationSettings, eliminate
 from domainlm.funnel import Funnel
-from domainlm.generation.faithfulness import FaithfulnessCheck
+from domainlm.checks.support import FaithfulnessCheck
 from domainlm.generation.schema import QAItem
 from domainlm.ledger import Ledger
 from domainlm.prompts import PromptTemplate, load_prompt

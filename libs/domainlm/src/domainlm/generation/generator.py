@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 
 from domainlm.asyncbridge import map_concurrently
+from domainlm.checks import AnswerChecks, CheckSettings
+from domainlm.checks.judge import AnswerJudge
 from domainlm.funnel import Funnel
-from domainlm.generation.faithfulness import FaithfulnessCheck, Verdict
+from domainlm.checks.support import Verdict
 from domainlm.generation.schema import GeneratedItems, MCQItem, QAItem, items_schema
 from domainlm.ledger import Ledger
 from domainlm.prompts import PromptTemplate, load_prompt
@@ -25,6 +28,17 @@ class GenerateSettings(BaseModel):
     mcq_per_chunk: int = Field(2, ge=0, le=20)
     prompt: str = Field("generate", description="prompt template name (prompts/NAME-vN.txt)")
     prompt_version: str | None = Field(None, description="pin a template version; default the newest")
+    checks: CheckSettings = Field(default_factory=CheckSettings)
+
+
+class ItemChecks(Protocol):
+    """What the generator asks of its checks (AnswerChecks; the lexical FaithfulnessCheck alone fits too)."""
+
+    def check_answer(self, question: str, answer: str, evidence: str, chunk: str, section: str = "") -> Verdict: ...
+
+    def check_mcq(
+        self, question: str, choices: list[str], answer_index: int, evidence: str, chunk: str, section: str = ""
+    ) -> Verdict: ...
 
 
 class ChunkResult(BaseModel):
@@ -43,19 +57,26 @@ class SampleGenerator:
         self,
         teacher: Teacher,
         settings: GenerateSettings | None = None,
-        check: FaithfulnessCheck | None = None,
+        check: ItemChecks | None = None,
         cache: Ledger | None = None,
+        judge: AnswerJudge | None = None,
     ) -> None:
-        self.teacher, self.cache = teacher, cache
+        self.teacher, self.cache, self.judge = teacher, cache, judge
         self.reused = 0  # results taken from the cache
         self.settings = settings or GenerateSettings()
-        self.check = check or FaithfulnessCheck()
+        self.check = check or AnswerChecks(self.settings.checks)
         self.template: PromptTemplate = load_prompt(self.settings.prompt, self.settings.prompt_version)
         self.schema = items_schema(self.settings.qa_per_chunk, self.settings.mcq_per_chunk)
-        # Cached results are only reused for the same request: template, item counts and teacher.
         s = self.settings
+        # Cached results are only reused for the same request: template, item counts, teacher, checks, judge.
         self._scope = content_id(
-            self.template.id, s.qa_per_chunk, s.mcq_per_chunk, teacher.settings.model, length=8
+            self.template.id,
+            s.qa_per_chunk,
+            s.mcq_per_chunk,
+            teacher.settings.model,
+            s.checks.model_dump_json(),
+            judge.id if judge else "",
+            length=8,
         )
 
     def run(self, records: Iterable[Chunk], funnel: Funnel) -> Iterator[Sample]:
@@ -121,7 +142,16 @@ class SampleGenerator:
             self._add_qa(result, chunk, i, raw)
         for i, raw in enumerate(items.mcq):
             self._add_mcq(result, chunk, i, raw)
+        if self.judge is not None:
+            await asyncio.gather(*(self._judge(sample, chunk) for sample in result.samples))
         return result
+
+    async def _judge(self, sample: Sample, chunk: Chunk) -> None:
+        # The judge's doubts stay on the item for the reviewer and the review policy; they reject nothing.
+        assert self.judge is not None
+        verdicts, cost = await self.judge.judge(sample.instruction, sample.output, chunk.text, chunk.section)
+        sample.checks += verdicts
+        sample.scores.update(cost)
 
     def _provenance(self, chunk: Chunk) -> Provenance:
         return Provenance(
@@ -146,14 +176,16 @@ class SampleGenerator:
         item_id = f"{chunk.id}:qa{i}"
         if (qa := self._parse(result, item_id, QAItem, raw)) is None:
             return
-        verdict = self.check.check_answer(qa.question, qa.answer, qa.evidence, chunk.text)
-        self._keep(result, chunk, item_id, verdict, SampleKind.QA, qa.question, qa.answer, None, None)
+        verdict = self.check.check_answer(qa.question, qa.answer, qa.evidence, chunk.text, chunk.section)
+        self._keep(result, chunk, item_id, verdict, SampleKind.QA, qa.question, qa.answer, None, None, qa.evidence)
 
     def _add_mcq(self, result: ChunkResult, chunk: Chunk, i: int, raw: dict[str, object]) -> None:
         item_id = f"{chunk.id}:mcq{i}"
         if (mcq := self._parse(result, item_id, MCQItem, raw)) is None:
             return
-        verdict = self.check.check_mcq(mcq.question, mcq.choices, mcq.answer_index, mcq.evidence, chunk.text)
+        verdict = self.check.check_mcq(
+            mcq.question, mcq.choices, mcq.answer_index, mcq.evidence, chunk.text, chunk.section
+        )
         answer = mcq.choices[mcq.answer_index] if 0 <= mcq.answer_index < len(mcq.choices) else ""
         self._keep(
             result,
@@ -165,6 +197,7 @@ class SampleGenerator:
             answer,
             mcq.choices,
             mcq.answer_index,
+            mcq.evidence,
         )
 
     def _keep(
@@ -178,10 +211,13 @@ class SampleGenerator:
         output: str,
         choices: list[str] | None,
         answer_index: int | None,
+        evidence: str,
     ) -> None:
         if not verdict.ok:
+            failed = {c.name: c.detail for c in verdict.checks if not c.ok}
             detail = json.dumps(
-                {"q": instruction[:200], "a": output[:200], **verdict.scores}, ensure_ascii=False
+                {"q": instruction[:200], "a": output[:200], **verdict.scores, "failed": failed},
+                ensure_ascii=False,
             )
             result.rejections.append((verdict.reason, item_id, detail))
             return
@@ -194,6 +230,8 @@ class SampleGenerator:
                 choices=choices,
                 answer_index=answer_index,
                 provenance=self._provenance(chunk),
-                scores=verdict.scores,
+                scores=dict(verdict.scores),
+                evidence=evidence.strip(),
+                checks=verdict.checks,
             )
         )

@@ -22,8 +22,14 @@ class ReviewSettings(BaseModel):
         0.6, description="auto-approval needs at least this answer support score, else auto-rejects"
     )
 
+    doubts_to_human: bool = Field(
+        True, description="under auto and sample, an item the LLM judge doubts goes to a human"
+    )
+
     def needs_human(self, sample: Sample) -> bool:
         if self.policy == ReviewPolicy.HUMAN:
+            return True
+        if self.doubts_to_human and sample.doubts:
             return True
         if self.policy == ReviewPolicy.AUTO:
             return False

@@ -35,6 +35,7 @@ class Completion:
     content: str
     finish_reason: str
     completion_tokens: int
+    prompt_tokens: int = 0
 
 
 class Teacher(Protocol):
@@ -105,8 +106,8 @@ class TeacherClient:
             },
         )
         choice = resp.choices[0]
-        usage = resp.usage.completion_tokens if resp.usage else 0
-        return Completion(choice.message.content or "", choice.finish_reason or "", usage)
+        used, prompt = (resp.usage.completion_tokens, resp.usage.prompt_tokens) if resp.usage else (0, 0)
+        return Completion(choice.message.content or "", choice.finish_reason or "", used, prompt)
 
     async def complete_texts(
         self, messages: list[dict[str, str]], n: int, temperature: float, max_tokens: int

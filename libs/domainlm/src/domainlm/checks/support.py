@@ -6,10 +6,11 @@ inflection and spacing while catching answers that bring in content the chunk do
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field
 
+from domainlm.records import CheckVerdict
 from domainlm.textsim import containment, squash
 
 
@@ -28,13 +29,14 @@ class Verdict:
     ok: bool
     reason: str
     scores: dict[str, float]
+    checks: list[CheckVerdict] = field(default_factory=list)
 
 
 class FaithfulnessCheck:
     def __init__(self, settings: FaithfulnessSettings | None = None) -> None:
         self.settings = settings or FaithfulnessSettings()
 
-    def check_answer(self, question: str, answer: str, evidence: str, chunk: str) -> Verdict:
+    def check_answer(self, question: str, answer: str, evidence: str, chunk: str, section: str = "") -> Verdict:
         s = self.settings
         scores = {
             "answer_support": round(containment(answer, chunk), 4),
@@ -49,7 +51,7 @@ class FaithfulnessCheck:
         return Verdict(True, "", scores)
 
     def check_mcq(
-        self, question: str, choices: list[str], answer_index: int, evidence: str, chunk: str
+        self, question: str, choices: list[str], answer_index: int, evidence: str, chunk: str, section: str = ""
     ) -> Verdict:
         if not 0 <= answer_index < len(choices):
             return Verdict(False, "answer-index-out-of-range", {})
