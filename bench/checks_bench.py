@@ -24,7 +24,7 @@ from pathlib import Path
 from domainlm.checks import AnswerChecks, CheckSettings
 from domainlm.checks.audit import AuditItem, audit
 from domainlm.checks.judge import AnswerJudge
-from domainlm.checks.labelled import FAMILIES, LabelledItem, build, rejection_rates
+from domainlm.checks.labelled import FAMILIES, ItemChecker, LabelledItem, build, rejection_rates
 from domainlm.checks.support import FaithfulnessCheck
 from domainlm.chunking import StructureChunker
 from domainlm.extract import PdfExtractor
@@ -58,7 +58,10 @@ def labelled_set(paths: list[Path], per_chunk: int, seed: int) -> list[LabelledI
 def judge_agreement(items: list[LabelledItem]) -> dict[str, tuple[int, float]]:
     qa = [it for it in items if it.kind == "qa"]
     judge = AnswerJudge(ScriptedJudge({(it.question, it.answer) for it in qa if it.corrupted}))
-    rows = [AuditItem(id=str(n), chunk=it.chunk, question=it.question, answer=it.answer) for n, it in enumerate(qa)]
+    rows = [
+        AuditItem(id=str(n), chunk=it.chunk, question=it.question, answer=it.answer)
+        for n, it in enumerate(qa)
+    ]
     # Only the judge's verdicts: every other check is skipped so the column isolates the judge path.
     no_checks = AnswerChecks(CheckSettings(skip=["polarity", "quantities", "articles", "list", "evidence"]))
     out: dict[str, list[bool]] = {}
@@ -69,7 +72,9 @@ def judge_agreement(items: list[LabelledItem]) -> dict[str, tuple[int, float]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--per-chunk", type=int, default=2, help="sentences drawn per chunk")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -77,7 +82,7 @@ def main() -> None:
     paths = documents()
     items = labelled_set(paths, args.per_chunk, args.seed)
     print(f"labelled set: {len(items)} items from {len(paths)} documents: {', '.join(p.name for p in paths)}")
-    columns = {
+    columns: dict[str, ItemChecker] = {
         "lexical": FaithfulnessCheck(),
         "LLM-free (kiwi)": AnswerChecks(),
         "LLM-free (regex)": AnswerChecks(CheckSettings(morphology="regex")),
@@ -89,7 +94,9 @@ def main() -> None:
         seconds[name] = time.perf_counter() - start
     judge = judge_agreement(items)
 
-    header = f"{'family':18} {'items':>6} " + " ".join(f"{c:>17}" for c in columns) + f" {'judge plumbing':>15}"
+    header = (
+        f"{'family':18} {'items':>6} " + " ".join(f"{c:>17}" for c in columns) + f" {'judge plumbing':>15}"
+    )
     print("\nshare rejected: caught for a corruption family, false rejections for `correct`\n")
     print(header)
     print("-" * len(header))
@@ -101,7 +108,9 @@ def main() -> None:
         agree = f"{judge[family][1]:>15.1%}" if family in judge else f"{'(mcq)':>15}"
         print(f"{family:18} {n:>6} {cells} {agree}")
     print(f"{'items/s':18} {'':>6} " + " ".join(f"{len(items) / seconds[c]:>17.0f}" for c in columns))
-    print("\njudge plumbing: agreement of the stored judge-entailed verdict with a scripted fake (not accuracy)")
+    print(
+        "\njudge plumbing: agreement of the stored judge-entailed verdict with a scripted fake (not accuracy)"
+    )
 
     per_doc: dict[str, list[LabelledItem]] = {}
     for it in items:
@@ -113,7 +122,9 @@ def main() -> None:
         wrong = [(n, share) for f, (n, share) in r.items() if f != "correct"]
         caught = sum(n * s for n, s in wrong) / max(1, sum(n for n, _ in wrong))
         n_ok, fp = r.get("correct", (0, 0.0))
-        print(f"  {names[doc]}  correct {n_ok:>4}  false rejections {fp:>6.1%}   corrupted {sum(n for n, _ in wrong):>5}  caught {caught:>6.1%}")
+        print(
+            f"  {names[doc]}  correct {n_ok:>4}  false rejections {fp:>6.1%}   corrupted {sum(n for n, _ in wrong):>5}  caught {caught:>6.1%}"
+        )
 
 
 if __name__ == "__main__":

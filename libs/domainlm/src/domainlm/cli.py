@@ -160,14 +160,21 @@ def generate(
 @app.command()
 def check(
     input: Annotated[
-        Path, typer.Option("--input", "-i", help="JSONL rows: chunk, question, answer, evidence [, choices, answer_index]")
+        Path,
+        typer.Option(
+            "--input", "-i", help="JSONL rows: chunk, question, answer, evidence [, choices, answer_index]"
+        ),
     ],
     output: Output,
-    judge_url: Annotated[str, typer.Option(help="OpenAI-compatible base URL of an LLM judge (optional)")] = "",
+    judge_url: Annotated[
+        str, typer.Option(help="OpenAI-compatible base URL of an LLM judge (optional)")
+    ] = "",
     judge_model: Annotated[str, typer.Option(help="the judge's served model name")] = "",
     judge_key: Annotated[str, typer.Option(help="bearer token for the judge")] = "EMPTY",
     concurrency: Concurrency = 8,
-    morphology: Annotated[str, typer.Option(help="predicate reader for the polarity check: kiwi or regex")] = "kiwi",
+    morphology: Annotated[
+        str, typer.Option(help="predicate reader for the polarity check: kiwi or regex")
+    ] = "kiwi",
     rejections: Rejections = None,
 ) -> None:
     """Audit any QA data with the checks: one verdict row per input row (id, ok, failed checks, reasons)."""

@@ -105,6 +105,9 @@ class ScriptedJudge:
         prompt = messages[-1]["content"]
         question = prompt.split("[질문] ", 1)[1].split("\n", 1)[0].strip()
         answer = prompt.split("[답변] ", 1)[1].split("\n", 1)[0].strip()
-        entailed = (question, answer) not in self.wrong  # keyed by both: one text can be right for another question
+        entailed = (
+            question,
+            answer,
+        ) not in self.wrong  # keyed by both: one text can be right for another question
         verdict = {"entailed": entailed, "standalone": True, "relevant": True, "reason": "scripted"}
         return Completion(json.dumps(verdict, ensure_ascii=False), "stop", 20, 200)

@@ -33,7 +33,8 @@ class CheckSettings(BaseModel):
         0.75, description="share of the answer's bigrams that must be in its evidence (and question)"
     )
     max_novel_bigrams: int = Field(
-        6, description="answer bigrams its evidence, question and article title all lack: more is added content"
+        6,
+        description="answer bigrams its evidence, question and article title all lack: more is added content",
     )
     min_list_item_support: float = Field(0.7, description="how much of a list item an answer must name")
     min_entailed_distractor_support: float = Field(
@@ -95,9 +96,14 @@ class AnswerChecks:
         verdict = self.check_answer(question, choices[answer_index], evidence, chunk, section)
         if "distractors" in self.settings.skip:
             return verdict
-        true_ones = [c for i, c in enumerate(choices) if i != answer_index and self.entailed(c, chunk, section)]
+        true_ones = [
+            c for i, c in enumerate(choices) if i != answer_index and self.entailed(c, chunk, section)
+        ]
         detail = f"distractor-entailed: {true_ones[0]!r} is stated by the chunk" if true_ones else ""
-        return _verdict([*verdict.checks, CheckVerdict(name="distractors", ok=not true_ones, detail=detail)], verdict.scores)
+        return _verdict(
+            [*verdict.checks, CheckVerdict(name="distractors", ok=not true_ones, detail=detail)],
+            verdict.scores,
+        )
 
     def entailed(self, statement: str, chunk: str, section: str = "") -> bool:
         """A statement (it has a predicate: a bare term is no claim) that the chunk says, uncontradicted."""

@@ -21,7 +21,9 @@ def article_refs(text: str) -> set[str]:
     return {m.group(1) + (f"-{m.group(2)}" if m.group(2) else "") for m in _ARTICLE.finditer(text)}
 
 
-def article_mismatch(answer: str, section: str, chunk: str, document_articles: Iterable[str] = ()) -> str | None:
+def article_mismatch(
+    answer: str, section: str, chunk: str, document_articles: Iterable[str] = ()
+) -> str | None:
     """Why the answer's article references do not fit the chunk; None when they all do.
 
     A reference fits when it names the chunk's own article (its section) or one the chunk itself cites.

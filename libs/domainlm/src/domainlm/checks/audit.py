@@ -52,7 +52,9 @@ def audit(
 
     async def one(item: AuditItem) -> AuditVerdict:
         if item.choices is not None and item.answer_index is not None:
-            v = checks.check_mcq(item.question, item.choices, item.answer_index, item.evidence, item.chunk, item.section)
+            v = checks.check_mcq(
+                item.question, item.choices, item.answer_index, item.evidence, item.chunk, item.section
+            )
             answer = item.choices[item.answer_index] if 0 <= item.answer_index < len(item.choices) else ""
         else:
             v = checks.check_answer(item.question, item.answer, item.evidence, item.chunk, item.section)

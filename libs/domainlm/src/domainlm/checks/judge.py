@@ -59,15 +59,21 @@ class AnswerJudge:
     async def judge(
         self, question: str, answer: str, chunk: str, section: str
     ) -> tuple[list[CheckVerdict], dict[str, float]]:
-        messages = self.template.messages(section=section or "(제목 없음)", chunk=chunk, question=question, answer=answer)
+        messages = self.template.messages(
+            section=section or "(제목 없음)", chunk=chunk, question=question, answer=answer
+        )
         start = time.monotonic()
         try:
             completion = await self.teacher.complete_json(messages, _SCHEMA, "judge_verdict")
             verdict = JudgeAnswer.model_validate(json.loads(completion.content, strict=False))
         except TeacherError as e:
-            return [CheckVerdict(name="judge", ok=False, detail=f"judge-error: {e.reason}: {e.detail[:200]}")], {}
+            return [
+                CheckVerdict(name="judge", ok=False, detail=f"judge-error: {e.reason}: {e.detail[:200]}")
+            ], {}
         except (json.JSONDecodeError, ValidationError) as e:
-            return [CheckVerdict(name="judge", ok=False, detail=f"judge-malformed-output: {str(e)[:200]}")], {}
+            return [
+                CheckVerdict(name="judge", ok=False, detail=f"judge-malformed-output: {str(e)[:200]}")
+            ], {}
         cost = {
             "judge_prompt_tokens": float(completion.prompt_tokens),
             "judge_completion_tokens": float(completion.completion_tokens),

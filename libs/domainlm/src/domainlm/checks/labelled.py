@@ -14,7 +14,7 @@ import random
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from domainlm.checks.articles import article_refs
 from domainlm.checks.lists import list_blocks
@@ -81,7 +81,16 @@ _REWORDINGS = [
     ("하여야 합니다", "해야 합니다"),
     ("말합니다", "뜻합니다"),
 ]
-_UNIT_SWAP = {"일": "개월", "개월": "년", "년": "개월", "세": "개월", "%": "원", "원": "%", "회": "일", "시간": "일"}
+_UNIT_SWAP = {
+    "일": "개월",
+    "개월": "년",
+    "년": "개월",
+    "세": "개월",
+    "%": "원",
+    "원": "%",
+    "회": "일",
+    "시간": "일",
+}
 _CONDITION = re.compile(r"[가-힣][가-힣 ]{5,30}경우")
 _LEAD_WORDS = re.compile(r"^(?:\d{1,2}\.|[가-하]\.|[①-⑳]|\d{1,2}\))\s*")
 
@@ -144,8 +153,15 @@ def _from_chunk(
 
     def item(family: str, question: str, answer: str, evidence: str, **mcq: object) -> LabelledItem:
         return LabelledItem(
-            family, "mcq" if mcq else "qa", question, answer, evidence, chunk.text, chunk.section,
-            chunk.doc_id, **mcq,  # type: ignore[arg-type]
+            family,
+            "mcq" if mcq else "qa",
+            question,
+            answer,
+            evidence,
+            chunk.text,
+            chunk.section,
+            chunk.doc_id,
+            **mcq,  # type: ignore[arg-type]
         )
 
     for k in picked:
@@ -156,7 +172,9 @@ def _from_chunk(
             yield item("negation", q, ("네, " if rng.random() < 0.3 else "") + flipped, s)
         if (m := rng.choice(list(_QUANTITY.finditer(s)) or [None])) is not None:
             value = m.group(1)
-            other = str(rng.choice([v for v in (1, 2, 3, 5, 7, 10, 14, 15, 30, 60, 90, 180, 365) if str(v) != value]))
+            other = str(
+                rng.choice([v for v in (1, 2, 3, 5, 7, 10, 14, 15, 30, 60, 90, 180, 365) if str(v) != value])
+            )
             yield item("number", q, s[: m.start(1)] + other + s[m.end(1) :], s)
             unit = _UNIT_SWAP.get(m.group(2))
             if unit:
@@ -166,7 +184,11 @@ def _from_chunk(
             wrong = rng.choice(foreign).replace("-", "조의")
             wrong = f"제{wrong}" + ("" if "조의" in wrong else "조")
             refs = list(re.finditer(r"제\s*\d+\s*조(?:의\s*\d+)?", s))
-            answer = s[: refs[0].start()] + wrong + s[refs[0].end() :] if refs else f"{wrong}에 따라 {_LEAD_WORDS.sub('', s)}"
+            answer = (
+                s[: refs[0].start()] + wrong + s[refs[0].end() :]
+                if refs
+                else f"{wrong}에 따라 {_LEAD_WORDS.sub('', s)}"
+            )
             yield item("article", q, answer, s)
         others = [c for c in conditions if c not in s]
         if others:
@@ -215,13 +237,21 @@ def _mcqs(rng: random.Random, chunk: Chunk, sents: list[str], item: object) -> I
     yield make("true-distractor", q, truth, chosen[0][0], choices=bad, answer_index=bad.index(truth))  # type: ignore[operator]
 
 
-class ItemChecker:
+class ItemChecker(Protocol):
     """Anything with the generator's check_answer/check_mcq (AnswerChecks, the lexical FaithfulnessCheck)."""
 
-    def check_answer(self, question: str, answer: str, evidence: str, chunk: str, section: str = "") -> Any: ...
+    def check_answer(
+        self, question: str, answer: str, evidence: str, chunk: str, section: str = ""
+    ) -> Any: ...
 
     def check_mcq(
-        self, question: str, choices: list[str], answer_index: int, evidence: str, chunk: str, section: str = ""
+        self,
+        question: str,
+        choices: list[str],
+        answer_index: int,
+        evidence: str,
+        chunk: str,
+        section: str = "",
     ) -> Any: ...
 
 
@@ -229,7 +259,9 @@ def rejected(checker: ItemChecker, it: LabelledItem) -> bool:
     """Whether `checker` rejects the item."""
     if it.kind == "mcq":
         assert it.choices is not None and it.answer_index is not None
-        verdict = checker.check_mcq(it.question, it.choices, it.answer_index, it.evidence, it.chunk, it.section)
+        verdict = checker.check_mcq(
+            it.question, it.choices, it.answer_index, it.evidence, it.chunk, it.section
+        )
     else:
         verdict = checker.check_answer(it.question, it.answer, it.evidence, it.chunk, it.section)
     return not verdict.ok

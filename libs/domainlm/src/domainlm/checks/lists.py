@@ -11,7 +11,9 @@ import re
 from domainlm.textsim import char_ngrams
 
 _MARKER = re.compile(r"(?:^|\n|\s)(?:(\d{1,2})\.|([가-하])\.|([①-⑳]))\s*")
-_HEDGE = re.compile(r"(?<![가-힣])등(?=[이을의에과은도으,.)\s]|$)|[가-힣]\s*등(?=의|이|을|과)|예를 들|예컨대|일부|대표적|따위")
+_HEDGE = re.compile(
+    r"(?<![가-힣])등(?=[이을의에과은도으입,.)\s]|$)|[가-힣]\s*등(?=의|이|을|과)|예를 들|예컨대|일부|대표적|따위"
+)
 _HEAD_END = re.compile(r"[.:：(]|다만|\s-\s")
 
 

@@ -33,7 +33,14 @@ class PredicateReader(Protocol):
 
 
 # Lemmas that are the negation of another: 없다 is "not 있다", 아니다 is "not 이다", 제외 is "not 포함".
-_ANTONYM = {"없": "있", "아니": "이", "제외하": "포함하", "제외되": "포함되", "불가능하": "가능하", "불가": "가능"}
+_ANTONYM = {
+    "없": "있",
+    "아니": "이",
+    "제외하": "포함하",
+    "제외되": "포함되",
+    "불가능하": "가능하",
+    "불가": "가능",
+}
 _NEGATING_AUX = {"않", "아니하", "못하", "말"}  # -지 않다 / -지 아니하다 / -지 못하다 / -지 말다
 _NEGATING_ADVERB = {"안", "못"}
 _VERB_SUFFIX = {"XSV", "XSA"}  # 지급 + 하 → 지급하
@@ -76,9 +83,7 @@ def _kiwi_predicates(text: str) -> tuple[Predicate, ...]:
         elif tag in ("NNG",) and i + 1 < len(tokens) and tokens[i + 1] == ("받", "VV"):
             lemma = form + "받"
             i += 1
-        elif tag in ("VV", "VA") or tag == "VCN":
-            lemma = form
-        elif tag == "NNG" and form in _ANTONYM:
+        elif tag in ("VV", "VA") or tag == "VCN" or (tag == "NNG" and form in _ANTONYM):
             lemma = form
         if lemma is None:
             i += 1
@@ -91,17 +96,32 @@ def _kiwi_predicates(text: str) -> tuple[Predicate, ...]:
         # What follows the head: auxiliaries that keep its claim (-어야 하다, -게 되다, -어 있다), then
         # -지 않다 or -ㄹ 수 없다 (cannot), each of which flips it once.
         j = i + 1
-        while j + 1 < len(tokens) and tokens[j][1] == "EC" and tokens[j][0] != "지" and tokens[j + 1][1] in ("VX", "VV"):
+        while (
+            j + 1 < len(tokens)
+            and tokens[j][1] == "EC"
+            and tokens[j][0] != "지"
+            and tokens[j + 1][1] in ("VX", "VV")
+        ):
             if tokens[j + 1][0] in ("없",):
                 positive = not positive
             j += 2
         if j + 1 < len(tokens) and tokens[j] == ("지", "EC") and tokens[j + 1][0] in _NEGATING_AUX:
             positive = not positive
             j += 2
-        elif j + 2 < len(tokens) and tokens[j][1] == "ETM" and tokens[j + 1][0] == "수" and tokens[j + 2][0] == "없":
+        elif (
+            j + 2 < len(tokens)
+            and tokens[j][1] == "ETM"
+            and tokens[j + 1][0] == "수"
+            and tokens[j + 2][0] == "없"
+        ):
             positive = not positive
             j += 3
-        elif j + 2 < len(tokens) and tokens[j][1] == "ETM" and tokens[j + 1][0] == "수" and tokens[j + 2][0] == "있":
+        elif (
+            j + 2 < len(tokens)
+            and tokens[j][1] == "ETM"
+            and tokens[j + 1][0] == "수"
+            and tokens[j + 2][0] == "있"
+        ):
             j += 3  # "can": the same assertion, and not a second predicate 있다
         modifier = j < len(tokens) and tokens[j][1] == "ETM"
         out.append(Predicate(lemma, positive, sentence, modifier))

@@ -9,9 +9,7 @@ from __future__ import annotations
 import re
 
 # Longest units first, so 개월 is not read as 월 and 영업일 not as 일.
-_UNITS = (
-    "영업일|개월|주일|시간|년|월|일|주|세|살|%|퍼센트|억원|천만원|백만원|만원|천원|원|회|배|분|개|건|명|km|㎞|cc"
-)
+_UNITS = "영업일|개월|주일|시간|년|월|일|주|세|살|%|퍼센트|억원|천만원|백만원|만원|천원|원|회|배|분|개|건|명|km|㎞|cc"
 _QUANTITY = re.compile(rf"(?<![\d.,])(\d{{1,3}}(?:,\d{{3}})+|\d+(?:\.\d+)?)\s*({_UNITS})")
 _SCALE = {"억원": 100_000_000, "천만원": 10_000_000, "백만원": 1_000_000, "만원": 10_000, "천원": 1_000}
 _SAME = {"퍼센트": "%", "살": "세", "㎞": "km", "주일": "주"}
@@ -41,6 +39,8 @@ def quantity_mismatch(answer: str, source: str) -> str | None:
         units = sorted({u for v, u in have if v == value})
         shown = f"{value:g}{unit}"
         if units:
-            return f"unit-mismatch: {shown} is in the source only as {', '.join(f'{value:g}{u}' for u in units)}"
+            return (
+                f"unit-mismatch: {shown} is in the source only as {', '.join(f'{value:g}{u}' for u in units)}"
+            )
         return f"number-mismatch: {shown} is not in the source"
     return None

@@ -36,7 +36,9 @@ class FaithfulnessCheck:
     def __init__(self, settings: FaithfulnessSettings | None = None) -> None:
         self.settings = settings or FaithfulnessSettings()
 
-    def check_answer(self, question: str, answer: str, evidence: str, chunk: str, section: str = "") -> Verdict:
+    def check_answer(
+        self, question: str, answer: str, evidence: str, chunk: str, section: str = ""
+    ) -> Verdict:
         s = self.settings
         scores = {
             "answer_support": round(containment(answer, chunk), 4),
@@ -51,7 +53,13 @@ class FaithfulnessCheck:
         return Verdict(True, "", scores)
 
     def check_mcq(
-        self, question: str, choices: list[str], answer_index: int, evidence: str, chunk: str, section: str = ""
+        self,
+        question: str,
+        choices: list[str],
+        answer_index: int,
+        evidence: str,
+        chunk: str,
+        section: str = "",
     ) -> Verdict:
         if not 0 <= answer_index < len(choices):
             return Verdict(False, "answer-index-out-of-range", {})

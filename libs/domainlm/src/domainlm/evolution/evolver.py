@@ -10,9 +10,9 @@ from typing import NamedTuple
 from pydantic import BaseModel, Field, ValidationError
 
 from domainlm.asyncbridge import map_concurrently
+from domainlm.checks.support import FaithfulnessCheck
 from domainlm.evolution.elimination import EliminationSettings, eliminate
 from domainlm.funnel import Funnel
-from domainlm.checks.support import FaithfulnessCheck
 from domainlm.generation.schema import QAItem
 from domainlm.ledger import Ledger
 from domainlm.prompts import PromptTemplate, load_prompt

@@ -12,8 +12,8 @@ from pydantic import BaseModel, Field, ValidationError
 from domainlm.asyncbridge import map_concurrently
 from domainlm.checks import AnswerChecks, CheckSettings
 from domainlm.checks.judge import AnswerJudge
-from domainlm.funnel import Funnel
 from domainlm.checks.support import Verdict
+from domainlm.funnel import Funnel
 from domainlm.generation.schema import GeneratedItems, MCQItem, QAItem, items_schema
 from domainlm.ledger import Ledger
 from domainlm.prompts import PromptTemplate, load_prompt
@@ -34,10 +34,18 @@ class GenerateSettings(BaseModel):
 class ItemChecks(Protocol):
     """What the generator asks of its checks (AnswerChecks; the lexical FaithfulnessCheck alone fits too)."""
 
-    def check_answer(self, question: str, answer: str, evidence: str, chunk: str, section: str = "") -> Verdict: ...
+    def check_answer(
+        self, question: str, answer: str, evidence: str, chunk: str, section: str = ""
+    ) -> Verdict: ...
 
     def check_mcq(
-        self, question: str, choices: list[str], answer_index: int, evidence: str, chunk: str, section: str = ""
+        self,
+        question: str,
+        choices: list[str],
+        answer_index: int,
+        evidence: str,
+        chunk: str,
+        section: str = "",
     ) -> Verdict: ...
 
 
@@ -177,7 +185,9 @@ class SampleGenerator:
         if (qa := self._parse(result, item_id, QAItem, raw)) is None:
             return
         verdict = self.check.check_answer(qa.question, qa.answer, qa.evidence, chunk.text, chunk.section)
-        self._keep(result, chunk, item_id, verdict, SampleKind.QA, qa.question, qa.answer, None, None, qa.evidence)
+        self._keep(
+            result, chunk, item_id, verdict, SampleKind.QA, qa.question, qa.answer, None, None, qa.evidence
+        )
 
     def _add_mcq(self, result: ChunkResult, chunk: Chunk, i: int, raw: dict[str, object]) -> None:
         item_id = f"{chunk.id}:mcq{i}"
