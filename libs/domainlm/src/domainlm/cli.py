@@ -412,8 +412,15 @@ def run(
     evolve_depth: Annotated[int, typer.Option(help="rounds of Evol-Instruct (0 = none)")] = 1,
     sft_overlap: Annotated[float, typer.Option(help="share of DPO prompts also in the SFT data")] = 0.5,
     max_tokens: Annotated[int, typer.Option(help="chunk size bound, in tokens")] = 512,
+    judge: Annotated[
+        bool,
+        typer.Option(help="ask an LLM judge about every item (the teacher, or --judge-url/--judge-model)"),
+    ] = False,
+    judge_url: Annotated[str, typer.Option(help="a judge model of its own (OpenAI-compatible)")] = "",
+    judge_model: Annotated[str, typer.Option(help="the judge's served model name")] = "",
 ) -> None:
     """Steps 1-8 in one process. With no teacher, starts vLLM on CPU with a tiny locally built model."""
+    from domainlm.checks.judge import JudgeSettings
     from domainlm.chunking import ChunkSettings
     from domainlm.evolution import EvolveSettings
     from domainlm.preference import PairSettings
@@ -431,6 +438,7 @@ def run(
         review=ReviewSettings(policy=ReviewPolicy(policy), sample_share=sample_share),
         evolve=EvolveSettings(depth=evolve_depth),
         pairs=PairSettings(sft_overlap=sft_overlap),
+        judge=JudgeSettings(enabled=judge or bool(judge_url), base_url=judge_url, model=judge_model),
     )
     try:
         result = PipelineRun(input, output, settings).run()

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, Field
 from tqdm import tqdm
 
+from domainlm.checks.judge import JudgeSettings, build_judge
 from domainlm.chunking import ChunkSettings, StructureChunker
 from domainlm.dedup import MinhashConfig, NearDuplicateFilter, NearDuplicateIndex
 from domainlm.evolution import EvolveSettings, InstructionEvolver
@@ -55,6 +56,7 @@ class RunSettings(BaseModel):
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
     teacher: TeacherSettings = Field(default_factory=TeacherSettings)
     generate: GenerateSettings = Field(default_factory=GenerateSettings)
+    judge: JudgeSettings = Field(default_factory=JudgeSettings)
     review: ReviewSettings = Field(default_factory=ReviewSettings)
     dedup: MinhashConfig = Field(default_factory=MinhashConfig)
     evolve: EvolveSettings = Field(default_factory=EvolveSettings)
@@ -187,7 +189,10 @@ class PipelineRun:
 
     def generate(self, chunks: list[Chunk]) -> list[Sample]:
         ledger = self._ledger("generate")
-        generator = SampleGenerator(self._lazy_teacher(chunks), self.settings.generate, cache=ledger)
+        teacher = self._lazy_teacher(chunks)
+        # No judge by default with the local tiny teacher: a model with random weights cannot judge.
+        judge = build_judge(self.settings.judge, self.settings.teacher, teacher)
+        generator = SampleGenerator(teacher, self.settings.generate, cache=ledger, judge=judge)
         results = {
             r.chunk_id: r for r in self._bar(generator.results(chunks), "generate", len(chunks), "chunk")
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from domainlm.checks.judge import build_judge
 from domainlm.generation import SampleGenerator
 from domainlm.teacher import TeacherClient
 from domainlm_chassis.service import serve
@@ -14,7 +15,8 @@ def main() -> None:
     settings = GeneratorServiceSettings()
     teacher = TeacherClient(settings.teacher)
     teacher.check_reachable()
-    generator = SampleGenerator(teacher, settings.generate)
+    judge = build_judge(settings.judge, settings.teacher, teacher)
+    generator = SampleGenerator(teacher, settings.generate, judge=judge)
     handler = chunk_batch_handler(generator, settings.rejections_topic)
     serve(settings.worker("generator", batch_handler=handler), settings, [GeneratorServicer(generator)])
 

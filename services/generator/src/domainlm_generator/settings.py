@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from domainlm.checks.judge import JudgeSettings
 from domainlm.generation import GenerateSettings
 from domainlm.teacher import TeacherSettings
 from domainlm_chassis.service import WorkerSettings
@@ -20,3 +21,7 @@ class GeneratorServiceSettings(WorkerSettings):
     rejections_topic: str = Field("rejections", description="every item that failed a check, with its reason")
     teacher: TeacherSettings = Field(default_factory=TeacherSettings)
     generate: GenerateSettings = Field(default_factory=GenerateSettings)
+    judge: JudgeSettings = Field(
+        default_factory=JudgeSettings,
+        description="the LLM judge: on by default, the teacher unless a URL is set",
+    )

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from domainlm.prompts import load_prompt
 from domainlm.records import CheckVerdict
-from domainlm.teacher import Teacher, TeacherError
+from domainlm.teacher import Teacher, TeacherClient, TeacherError, TeacherSettings
 
 QUESTIONS = ("entailed", "standalone", "relevant")
 _SCHEMA: dict[str, Any] = {
@@ -31,10 +31,27 @@ _SCHEMA: dict[str, Any] = {
 
 
 class JudgeSettings(BaseModel):
-    enabled: bool | None = Field(
-        None, description="ask the judge; by default on when an LLM teacher (not the structure one) is set"
-    )
+    # Off by default for now: the tests' and the demo's teacher is a tiny model with random weights,
+    # whose verdicts would only send everything to a human.
+    enabled: bool = Field(False, description="ask the judge (the teacher, or the judge model at base_url)")
+    base_url: str = Field("", description="a judge model of its own (OpenAI-compatible); default the teacher")
+    model: str = Field("", description="the judge's served model name, with base_url")
+    api_key: str = Field("EMPTY", description="bearer token for the judge, with base_url")
     prompt_version: str | None = Field(None, description="pin judge-vN.txt; default the newest")
+
+
+def build_judge(
+    settings: JudgeSettings, teacher_settings: TeacherSettings, teacher: Teacher
+) -> AnswerJudge | None:
+    """The judge the settings ask for: off, the teacher itself, or a separate judge model."""
+    if not settings.enabled:
+        return None
+    if settings.base_url:
+        own = teacher_settings.model_copy(
+            update={"base_url": settings.base_url, "model": settings.model, "api_key": settings.api_key}
+        )
+        return AnswerJudge(TeacherClient(own), settings)
+    return AnswerJudge(teacher, settings)
 
 
 class JudgeAnswer(BaseModel):
