@@ -21,11 +21,11 @@ import argparse
 import time
 from pathlib import Path
 
-from domainlm.checks import AnswerChecks, CheckSettings
+from domainlm.checks import CHECKS, AnswerChecks, CheckSettings
 from domainlm.checks.audit import AuditItem, audit
 from domainlm.checks.judge import AnswerJudge
-from domainlm.checks.labelled import FAMILIES, ItemChecker, LabelledItem, build, rejection_rates
-from domainlm.checks.support import FaithfulnessCheck
+from domainlm.checks.labelled import FAMILIES, LabelledItem, build, rejection_rates
+from domainlm.checks.support import FaithfulnessCheck, ItemChecks
 from domainlm.chunking import StructureChunker
 from domainlm.extract import PdfExtractor
 from domainlm.fakes import ScriptedJudge
@@ -63,7 +63,7 @@ def judge_agreement(items: list[LabelledItem]) -> dict[str, tuple[int, float]]:
         for n, it in enumerate(qa)
     ]
     # Only the judge's verdicts: every other check is skipped so the column isolates the judge path.
-    no_checks = AnswerChecks(CheckSettings(skip=["polarity", "quantities", "articles", "list", "evidence"]))
+    no_checks = AnswerChecks(CheckSettings(skip=[c for c in CHECKS if c != "support"]))
     out: dict[str, list[bool]] = {}
     for it, verdict in zip(qa, audit(rows, no_checks, judge), strict=True):
         doubted = any(c.name == "judge-entailed" and not c.ok for c in verdict.checks)
@@ -82,7 +82,7 @@ def main() -> None:
     paths = documents()
     items = labelled_set(paths, args.per_chunk, args.seed)
     print(f"labelled set: {len(items)} items from {len(paths)} documents: {', '.join(p.name for p in paths)}")
-    columns: dict[str, ItemChecker] = {
+    columns: dict[str, ItemChecks] = {
         "lexical": FaithfulnessCheck(),
         "LLM-free (kiwi)": AnswerChecks(),
         "LLM-free (regex)": AnswerChecks(CheckSettings(morphology="regex")),

@@ -117,12 +117,15 @@ def test_a_list_answer_that_drops_an_item_is_caught_unless_it_says_it_gives_exam
 def test_added_conditions_and_neighbouring_clauses_are_not_what_the_evidence_says(
     checks: AnswerChecks,
 ) -> None:
-    added = "보험기간이 1년 이상 지난 경우에 한하여 피보험자가 고의로 자신을 해친 경우 보험금을 지급하지 않습니다."
-    assert checks.check_answer(QUESTION, added, EVIDENCE, CHUNK, SECTION).reason in {
-        "answer-adds-content",
-        "quantities",
-        "number-mismatch",
-    }
+    # The evidence restated whole, plus a condition of its own (no number, so only the evidence check applies).
+    added = (
+        "회사는 다음 중 어느 한 가지로 보험금 지급사유가 발생한 때에는 보험금을 지급하지 않습니다. "
+        "피보험자가 고의로 자신을 해친 경우로서 음주 상태였던 때에 한합니다."
+    )
+    verdict = checks.check_answer(QUESTION, added, EVIDENCE, CHUNK, SECTION)
+    assert verdict.reason == "answer-adds-content" and list(failed(verdict)) == ["evidence"]
+    short = "음주 상태였던 때에 한하여 피보험자가 고의로 자신을 해친 경우 보험금을 지급하지 않습니다."
+    assert checks.check_answer(QUESTION, short, EVIDENCE, CHUNK, SECTION).reason == "answer-not-in-evidence"
     neighbour = (
         "회사는 계약일부터 30일 이내에 청약을 철회한 경우 이미 납입한 보험료를 3영업일 이내에 돌려 드립니다."
     )
@@ -151,3 +154,25 @@ def test_checks_can_be_skipped_by_name(checks: AnswerChecks) -> None:
     assert lenient.check_answer(QUESTION, answer, EVIDENCE, CHUNK, SECTION).ok
     with pytest.raises(ValueError, match="unknown morphology"):
         AnswerChecks(CheckSettings(morphology="nope"))
+
+
+def test_audit_keeps_an_out_of_range_answer_index_failed_even_with_a_judge(checks: AnswerChecks) -> None:
+    from domainlm.checks.audit import AuditItem, audit
+    from domainlm.checks.judge import AnswerJudge
+    from domainlm.fakes import ScriptedJudge
+
+    rows = [
+        AuditItem(id="bad", chunk=CHUNK, question="옳은 것은?", choices=["가", "나"], answer_index=5),
+        AuditItem(
+            id="ok",
+            chunk=CHUNK,
+            question=QUESTION,
+            answer="피보험자가 고의로 자신을 해친 경우 보험금을 지급하지 않습니다.",
+            evidence=EVIDENCE,
+            section=SECTION,
+        ),
+    ]
+    verdicts = list(audit(rows, checks, AnswerJudge(ScriptedJudge(set()))))
+    assert [v.id for v in verdicts] == ["bad", "ok"]
+    assert verdicts[0].failed == ["item"] and verdicts[0].reasons["item"] == "answer-index-out-of-range"
+    assert verdicts[1].ok and "judge-entailed" in {c.name for c in verdicts[1].checks}

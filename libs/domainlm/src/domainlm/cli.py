@@ -181,7 +181,7 @@ def check(
     from pydantic import ValidationError
 
     from domainlm.checks import AnswerChecks, CheckSettings
-    from domainlm.checks.audit import AuditItem, audit, parse_row
+    from domainlm.checks.audit import AuditItem, audit
     from domainlm.checks.judge import AnswerJudge
 
     funnel = _funnel(output, rejections)
@@ -191,7 +191,7 @@ def check(
         for n, row in enumerate(read_rows(input), 1):
             funnel.saw("check")
             try:
-                yield parse_row(row)
+                yield AuditItem.model_validate(row)
             except ValidationError as e:
                 funnel.reject("check", "invalid-row", str(row.get("id", f"line {n}")), str(e)[:500])
 

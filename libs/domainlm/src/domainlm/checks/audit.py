@@ -8,7 +8,6 @@ output row keeps the input's id and says whether the item passed, which checks f
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -60,12 +59,12 @@ def audit(
             v = checks.check_answer(item.question, item.answer, item.evidence, item.chunk, item.section)
             answer = item.answer
         found, scores = list(v.checks), dict(v.scores)
+        if not v.ok and all(c.ok for c in found):  # refused before any check ran: answer index out of range
+            found.append(CheckVerdict(name="item", ok=False, detail=v.reason))
         if judge is not None:
             verdicts, cost = await judge.judge(item.question, answer, item.chunk, item.section)
             found += verdicts
             scores.update(cost)
-        if not found and not v.ok:  # refused before any check ran, e.g. an answer index out of range
-            found = [CheckVerdict(name="item", ok=False, detail=v.reason)]
         failed = [c for c in found if not c.ok]
         return AuditVerdict(
             id=item.key(),
@@ -76,17 +75,9 @@ def audit(
             scores=scores,
         )
 
-    results: dict[int, AuditVerdict] = {}
-    numbered = list(enumerate(items))
-
-    async def numbered_one(pair: tuple[int, AuditItem]) -> tuple[int, AuditVerdict]:
+    async def numbered(pair: tuple[int, AuditItem]) -> tuple[int, AuditVerdict]:
         return pair[0], await one(pair[1])
 
-    for n, verdict in map_concurrently(numbered_one, numbered, concurrency):
-        results[n] = verdict
-    for n in range(len(numbered)):
-        yield results[n]
-
-
-def parse_row(row: dict[str, Any]) -> AuditItem:
-    return AuditItem.model_validate(row)
+    # Results come in completion order; the input's order is put back.
+    for _, verdict in sorted(map_concurrently(numbered, enumerate(items), concurrency), key=lambda p: p[0]):
+        yield verdict

@@ -14,12 +14,12 @@ import random
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
 
 from domainlm.checks.articles import article_refs
 from domainlm.checks.lists import list_blocks
 from domainlm.checks.polarity import sentences
-from domainlm.checks.quantities import _QUANTITY
+from domainlm.checks.quantities import QUANTITY
+from domainlm.checks.support import ItemChecks
 from domainlm.records import Chunk
 from domainlm.textsim import jaccard
 
@@ -141,6 +141,30 @@ def build(chunks: Iterable[Chunk], seed: int = 0, per_chunk: int = 2) -> list[La
     return items
 
 
+def _item(
+    chunk: Chunk,
+    family: str,
+    question: str,
+    answer: str,
+    evidence: str,
+    choices: list[str] | None = None,
+    answer_index: int | None = None,
+) -> LabelledItem:
+    kind = "qa" if choices is None else "mcq"
+    return LabelledItem(
+        family,
+        kind,
+        question,
+        answer,
+        evidence,
+        chunk.text,
+        chunk.section,
+        chunk.doc_id,
+        choices,
+        answer_index,
+    )
+
+
 def _usable(sentence: str) -> bool:
     return 15 <= len(sentence) <= 160 and sentence.endswith(("다.", "다")) and "…" not in sentence
 
@@ -151,34 +175,21 @@ def _from_chunk(
     sents = [s for s in sentences(chunk.text) if _usable(s)]
     picked = rng.sample(range(len(sents)), min(per_chunk, len(sents)))
 
-    def item(family: str, question: str, answer: str, evidence: str, **mcq: object) -> LabelledItem:
-        return LabelledItem(
-            family,
-            "mcq" if mcq else "qa",
-            question,
-            answer,
-            evidence,
-            chunk.text,
-            chunk.section,
-            chunk.doc_id,
-            **mcq,  # type: ignore[arg-type]
-        )
-
     for k in picked:
         s = sents[k]
         q = _question(chunk.section, s)
-        yield item("correct", q, _restate(rng, chunk.section, s), s)
+        yield _item(chunk, "correct", q, _restate(rng, chunk.section, s), s)
         if (flipped := _flip(_LEAD_WORDS.sub("", s))) is not None:
-            yield item("negation", q, ("네, " if rng.random() < 0.3 else "") + flipped, s)
-        if (m := rng.choice(list(_QUANTITY.finditer(s)) or [None])) is not None:
+            yield _item(chunk, "negation", q, ("네, " if rng.random() < 0.3 else "") + flipped, s)
+        if (m := rng.choice(list(QUANTITY.finditer(s)) or [None])) is not None:
             value = m.group(1)
             other = str(
                 rng.choice([v for v in (1, 2, 3, 5, 7, 10, 14, 15, 30, 60, 90, 180, 365) if str(v) != value])
             )
-            yield item("number", q, s[: m.start(1)] + other + s[m.end(1) :], s)
+            yield _item(chunk, "number", q, s[: m.start(1)] + other + s[m.end(1) :], s)
             unit = _UNIT_SWAP.get(m.group(2))
             if unit:
-                yield item("unit", q, s[: m.start(2)] + unit + s[m.end(2) :], s)
+                yield _item(chunk, "unit", q, s[: m.start(2)] + unit + s[m.end(2) :], s)
         foreign = [a for a in articles if a not in article_refs(chunk.text) | article_refs(chunk.section)]
         if foreign:
             wrong = rng.choice(foreign).replace("-", "조의")
@@ -189,20 +200,19 @@ def _from_chunk(
                 if refs
                 else f"{wrong}에 따라 {_LEAD_WORDS.sub('', s)}"
             )
-            yield item("article", q, answer, s)
+            yield _item(chunk, "article", q, answer, s)
         others = [c for c in conditions if c not in s]
         if others:
             cond = rng.choice(others)
-            yield item("added-condition", q, f"{cond}에 한하여 {_LEAD_WORDS.sub('', s)}", s)
+            yield _item(chunk, "added-condition", q, f"{cond}에 한하여 {_LEAD_WORDS.sub('', s)}", s)
         neighbours = [t for t in sents if t != s and jaccard(t, s) < 0.4]
         if neighbours:
-            yield item("neighbour-clause", q, _LEAD_WORDS.sub("", rng.choice(neighbours)), s)
-    yield from _lists(rng, chunk, item)
-    yield from _mcqs(rng, chunk, sents, item)
+            yield _item(chunk, "neighbour-clause", q, _LEAD_WORDS.sub("", rng.choice(neighbours)), s)
+    yield from _lists(rng, chunk)
+    yield from _mcqs(rng, chunk, sents)
 
 
-def _lists(rng: random.Random, chunk: Chunk, item: object) -> Iterator[LabelledItem]:
-    make = item  # the closure of _from_chunk
+def _lists(rng: random.Random, chunk: Chunk) -> Iterator[LabelledItem]:
     for block in list_blocks(chunk.text)[:1]:
         heads = [" ".join(re.split(r"[.:(]|다만", b)[0].split()) for b in block]
         if not 3 <= len(heads) <= 8 or not all(4 <= len(h) <= 40 for h in heads):
@@ -214,14 +224,13 @@ def _lists(rng: random.Random, chunk: Chunk, item: object) -> Iterator[LabelledI
         if start < 0 or end < 0 or end + len(block[-1]) - start > 600:
             continue
         evidence = chunk.text[max(0, start - 3) : end + len(block[-1])]
-        yield make("correct", q, f"{topic}은(는) {', '.join(heads)}입니다.", evidence)  # type: ignore[operator]
+        yield _item(chunk, "correct", q, f"{topic}은(는) {', '.join(heads)}입니다.", evidence)
         drop = rng.randrange(len(heads))
         kept = [h for n, h in enumerate(heads) if n != drop]
-        yield make("dropped-item", q, f"{topic}은(는) {', '.join(kept)}입니다.", evidence)  # type: ignore[operator]
+        yield _item(chunk, "dropped-item", q, f"{topic}은(는) {', '.join(kept)}입니다.", evidence)
 
 
-def _mcqs(rng: random.Random, chunk: Chunk, sents: list[str], item: object) -> Iterator[LabelledItem]:
-    make = item
+def _mcqs(rng: random.Random, chunk: Chunk, sents: list[str]) -> Iterator[LabelledItem]:
     flips = [(s, f) for s in sents if len(s) <= 80 and (f := _flip(_LEAD_WORDS.sub("", s)))]
     if len(flips) < 4:
         return
@@ -230,32 +239,14 @@ def _mcqs(rng: random.Random, chunk: Chunk, sents: list[str], item: object) -> I
     q = f"{chunk.section}에 관한 설명으로 옳은 것은?"
     choices = [truth, *falses]
     rng.shuffle(choices)
-    yield make("correct", q, truth, chosen[0][0], choices=choices, answer_index=choices.index(truth))  # type: ignore[operator]
+    yield _item(chunk, "correct", q, truth, chosen[0][0], choices=choices, answer_index=choices.index(truth))
     # One distractor replaced by another true sentence: the item has two right answers.
     true_other = _LEAD_WORDS.sub("", chosen[1][0])
     bad = [true_other if c == falses[0] else c for c in choices]
-    yield make("true-distractor", q, truth, chosen[0][0], choices=bad, answer_index=bad.index(truth))  # type: ignore[operator]
+    yield _item(chunk, "true-distractor", q, truth, chosen[0][0], choices=bad, answer_index=bad.index(truth))
 
 
-class ItemChecker(Protocol):
-    """Anything with the generator's check_answer/check_mcq (AnswerChecks, the lexical FaithfulnessCheck)."""
-
-    def check_answer(
-        self, question: str, answer: str, evidence: str, chunk: str, section: str = ""
-    ) -> Any: ...
-
-    def check_mcq(
-        self,
-        question: str,
-        choices: list[str],
-        answer_index: int,
-        evidence: str,
-        chunk: str,
-        section: str = "",
-    ) -> Any: ...
-
-
-def rejected(checker: ItemChecker, it: LabelledItem) -> bool:
+def rejected(checker: ItemChecks, it: LabelledItem) -> bool:
     """Whether `checker` rejects the item."""
     if it.kind == "mcq":
         assert it.choices is not None and it.answer_index is not None
@@ -267,7 +258,7 @@ def rejected(checker: ItemChecker, it: LabelledItem) -> bool:
     return not verdict.ok
 
 
-def rejection_rates(checker: ItemChecker, items: Iterable[LabelledItem]) -> dict[str, tuple[int, float]]:
+def rejection_rates(checker: ItemChecks, items: Iterable[LabelledItem]) -> dict[str, tuple[int, float]]:
     """Per family (and "correct"): items and the share rejected (caught, or for "correct", false rejections)."""
     seen: dict[str, list[bool]] = {}
     for it in items:

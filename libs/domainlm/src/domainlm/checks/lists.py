@@ -34,9 +34,12 @@ def list_blocks(text: str, paragraphs: bool = True) -> list[list[str]]:
         ordinal = int(m.group(1)) if m.group(1) else ord(m.group(2) or m.group(3) or "")
         end = marks[n + 1].start() if n + 1 < len(marks) else len(text)
         item = text[m.end() : end].strip()
-        follows = prev is not None and prev[0] == kind and ordinal == prev[1] + (1 if kind != 1 else 0)
-        if kind == 1 and prev is not None and prev[0] == 1:
-            follows = ordinal > prev[1]  # 가 나 다: syllables, not consecutive code points
+        # 가 나 다 are syllables, not consecutive code points: they need only go up.
+        follows = (
+            prev is not None
+            and prev[0] == kind
+            and (ordinal > prev[1] if kind == 1 else ordinal == prev[1] + 1)
+        )
         if follows and blocks:
             blocks[-1].append(item)
         else:

@@ -74,23 +74,22 @@ def _kiwi_predicates(text: str) -> tuple[Predicate, ...]:
     i = 0
     while i < len(tokens):
         form, tag = tokens[i]
-        if tag in ("SF",) or (tag == "EF" and i + 1 < len(tokens) and tokens[i + 1][1] != "SF"):
+        head = i  # where the predicate starts, for a negating adverb before it (안 / 못)
+        if tag == "SF" or (tag == "EF" and i + 1 < len(tokens) and tokens[i + 1][1] != "SF"):
             sentence += 1
         lemma = None
         if tag in ("NNG", "XR") and i + 1 < len(tokens) and tokens[i + 1][1] in _VERB_SUFFIX:
             lemma = form + tokens[i + 1][0]
             i += 1
-        elif tag in ("NNG",) and i + 1 < len(tokens) and tokens[i + 1] == ("받", "VV"):
+        elif tag == "NNG" and i + 1 < len(tokens) and tokens[i + 1] == ("받", "VV"):
             lemma = form + "받"
             i += 1
-        elif tag in ("VV", "VA") or tag == "VCN" or (tag == "NNG" and form in _ANTONYM):
+        elif tag in ("VV", "VA", "VCN") or (tag == "NNG" and form in _ANTONYM):
             lemma = form
         if lemma is None:
             i += 1
             continue
-        positive = True
-        if i >= 1 and tokens[i - 1 if lemma == form else i - 2][0] in _NEGATING_ADVERB:
-            positive = False
+        positive = not (head >= 1 and tokens[head - 1][0] in _NEGATING_ADVERB)
         if lemma in _ANTONYM:
             lemma, positive = _ANTONYM[lemma], not positive
         # What follows the head: auxiliaries that keep its claim (-어야 하다, -게 되다, -어 있다), then
@@ -102,7 +101,7 @@ def _kiwi_predicates(text: str) -> tuple[Predicate, ...]:
             and tokens[j][0] != "지"
             and tokens[j + 1][1] in ("VX", "VV")
         ):
-            if tokens[j + 1][0] in ("없",):
+            if tokens[j + 1][0] == "없":
                 positive = not positive
             j += 2
         if j + 1 < len(tokens) and tokens[j] == ("지", "EC") and tokens[j + 1][0] in _NEGATING_AUX:
@@ -112,17 +111,11 @@ def _kiwi_predicates(text: str) -> tuple[Predicate, ...]:
             j + 2 < len(tokens)
             and tokens[j][1] == "ETM"
             and tokens[j + 1][0] == "수"
-            and tokens[j + 2][0] == "없"
+            and tokens[j + 2][0] in ("없", "있")
         ):
-            positive = not positive
+            # -ㄹ 수 없다 (cannot) flips it; -ㄹ 수 있다 (can) keeps it. Either way 있/없 is no predicate of its own.
+            positive ^= tokens[j + 2][0] == "없"
             j += 3
-        elif (
-            j + 2 < len(tokens)
-            and tokens[j][1] == "ETM"
-            and tokens[j + 1][0] == "수"
-            and tokens[j + 2][0] == "있"
-        ):
-            j += 3  # "can": the same assertion, and not a second predicate 있다
         modifier = j < len(tokens) and tokens[j][1] == "ETM"
         out.append(Predicate(lemma, positive, sentence, modifier))
         i = j

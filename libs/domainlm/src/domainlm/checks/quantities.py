@@ -10,7 +10,7 @@ import re
 
 # Longest units first, so 개월 is not read as 월 and 영업일 not as 일.
 _UNITS = "영업일|개월|주일|시간|년|월|일|주|세|살|%|퍼센트|억원|천만원|백만원|만원|천원|원|회|배|분|개|건|명|km|㎞|cc"
-_QUANTITY = re.compile(rf"(?<![\d.,])(\d{{1,3}}(?:,\d{{3}})+|\d+(?:\.\d+)?)\s*({_UNITS})")
+QUANTITY = re.compile(rf"(?<![\d.,])(\d{{1,3}}(?:,\d{{3}})+|\d+(?:\.\d+)?)\s*({_UNITS})")
 _SCALE = {"억원": 100_000_000, "천만원": 10_000_000, "백만원": 1_000_000, "만원": 10_000, "천원": 1_000}
 _SAME = {"퍼센트": "%", "살": "세", "㎞": "km", "주일": "주"}
 
@@ -22,7 +22,7 @@ def quantities(text: str) -> set[tuple[float, str]]:
     [(10.0, '%'), (30.0, '일'), (100000.0, '원')]
     """
     found: set[tuple[float, str]] = set()
-    for m in _QUANTITY.finditer(text):
+    for m in QUANTITY.finditer(text):
         value, unit = float(m.group(1).replace(",", "")), m.group(2)
         if unit in _SCALE:
             value, unit = value * _SCALE[unit], "원"

@@ -7,6 +7,7 @@ inflection and spacing while catching answers that bring in content the chunk do
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from pydantic import BaseModel, Field
 
@@ -30,6 +31,24 @@ class Verdict:
     reason: str
     scores: dict[str, float]
     checks: list[CheckVerdict] = field(default_factory=list)
+
+
+class ItemChecks(Protocol):
+    """What a check of generated items offers: AnswerChecks, or this lexical check alone."""
+
+    def check_answer(
+        self, question: str, answer: str, evidence: str, chunk: str, section: str = ""
+    ) -> Verdict: ...
+
+    def check_mcq(
+        self,
+        question: str,
+        choices: list[str],
+        answer_index: int,
+        evidence: str,
+        chunk: str,
+        section: str = "",
+    ) -> Verdict: ...
 
 
 class FaithfulnessCheck:

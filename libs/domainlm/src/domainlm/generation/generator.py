@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterable, Iterator
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 
 from domainlm.asyncbridge import map_concurrently
 from domainlm.checks import AnswerChecks, CheckSettings
 from domainlm.checks.judge import AnswerJudge
-from domainlm.checks.support import Verdict
+from domainlm.checks.support import ItemChecks, Verdict
 from domainlm.funnel import Funnel
 from domainlm.generation.schema import GeneratedItems, MCQItem, QAItem, items_schema
 from domainlm.ledger import Ledger
@@ -29,24 +29,6 @@ class GenerateSettings(BaseModel):
     prompt: str = Field("generate", description="prompt template name (prompts/NAME-vN.txt)")
     prompt_version: str | None = Field(None, description="pin a template version; default the newest")
     checks: CheckSettings = Field(default_factory=CheckSettings)
-
-
-class ItemChecks(Protocol):
-    """What the generator asks of its checks (AnswerChecks; the lexical FaithfulnessCheck alone fits too)."""
-
-    def check_answer(
-        self, question: str, answer: str, evidence: str, chunk: str, section: str = ""
-    ) -> Verdict: ...
-
-    def check_mcq(
-        self,
-        question: str,
-        choices: list[str],
-        answer_index: int,
-        evidence: str,
-        chunk: str,
-        section: str = "",
-    ) -> Verdict: ...
 
 
 class ChunkResult(BaseModel):
