@@ -28,6 +28,7 @@ from domainlm.checks.labelled import FAMILIES, LabelledItem, build, rejection_ra
 from domainlm.checks.support import FaithfulnessCheck, ItemChecks
 from domainlm.chunking import StructureChunker
 from domainlm.extract import PdfExtractor
+from domainlm.extract.documents import sha256_of
 from domainlm.fakes import ScriptedJudge
 from domainlm.funnel import Funnel
 from domainlm.paths import corpus_dir
@@ -115,7 +116,7 @@ def main() -> None:
     per_doc: dict[str, list[LabelledItem]] = {}
     for it in items:
         per_doc.setdefault(it.doc, []).append(it)
-    names = {it.doc: it.doc[:12] for it in items}
+    names = {sha256_of(p): p.name[:40] for p in paths}
     print("\nper document, LLM-free (kiwi): false rejections / caught over all corruptions")
     for doc, group in per_doc.items():
         r = rejection_rates(columns["LLM-free (kiwi)"], group)
@@ -123,7 +124,7 @@ def main() -> None:
         caught = sum(n * s for n, s in wrong) / max(1, sum(n for n, _ in wrong))
         n_ok, fp = r.get("correct", (0, 0.0))
         print(
-            f"  {names[doc]}  correct {n_ok:>4}  false rejections {fp:>6.1%}   corrupted {sum(n for n, _ in wrong):>5}  caught {caught:>6.1%}"
+            f"  {names[doc]:40}  correct {n_ok:>4}  false rejections {fp:>6.1%}   corrupted {sum(n for n, _ in wrong):>5}  caught {caught:>6.1%}"
         )
 
 
