@@ -34,6 +34,7 @@ from domainlm.records import Rejection
 
 log = logging.getLogger("domainlm.worker")
 _LAG_EVERY_S = 5.0
+_JOIN_GRACE_S = 120.0  # how long `idle_stop_s` waits for a first partition assignment before counting idle
 
 
 class PoisonMessage(Exception):
@@ -165,12 +166,17 @@ class StageWorker:
         )
         if tx_id:
             producer.init_transactions()
-        handled, idle_since = 0, time.monotonic()
+        handled, started = 0, time.monotonic()
+        idle_since = started
         try:
             while not self.stopping.is_set():
                 batch = consumer.poll(timeout_ms=500)
                 if not batch:
-                    if idle_stop_s is not None and time.monotonic() - idle_since > idle_stop_s:
+                    now = time.monotonic()
+                    # A replica still joining its group (a rebalance waits for the busy members) is not idle.
+                    if not consumer.assignment() and now - started < _JOIN_GRACE_S:
+                        idle_since = now
+                    if idle_stop_s is not None and now - idle_since > idle_stop_s:
                         break
                     continue
                 records = [r for rs in batch.values() for r in rs]
