@@ -39,6 +39,8 @@ def test_chunks_follow_articles_and_know_their_pages_and_section() -> None:
     # Every article of the text is in some chunk.
     for n in range(1, 19):
         assert any(f"제{n}조(" in c.text for c in chunks), n
+    # Each chunk carries its document's articles, in order, for the article check.
+    assert {tuple(c.document_articles) for c in chunks} == {tuple(str(n) for n in range(1, 19))}
 
 
 def test_long_articles_split_on_items_never_mid_sentence() -> None:

@@ -93,3 +93,24 @@ def test_each_input_document_is_hashed_once(tmp_path, monkeypatch) -> None:
     pages = run.extract()
     assert pages and {p.doc_id for p in pages} == {sha256_of(SAMPLE_POLICY)}
     assert hashed == [str(SAMPLE_POLICY)]
+
+
+def test_a_judged_run_keeps_verdicts_on_items_and_totals_the_cost(tmp_path) -> None:
+    from domainlm.checks.judge import JudgeSettings
+    from domainlm.evolution import EvolveSettings
+    from domainlm.jsonl import read_models
+    from domainlm.records import Sample
+
+    out = tmp_path / "run"
+    settings = RunSettings(judge=JudgeSettings(enabled=True), evolve=EvolveSettings(depth=0))
+    result = PipelineRun([SAMPLE_POLICY], out, settings, teacher=ExtractiveTeacher(), progress=False).run()
+    samples = list(read_models(out / "samples.jsonl", Sample))
+    assert len(samples) == result.counts["samples"] > 0
+    assert all("judge-entailed" in {c.name for c in s.checks} for s in samples)
+    report = (out / "report.md").read_text(encoding="utf-8")
+    # The scripted judge reports 200 prompt and 20 completion tokens per call.
+    assert f"Asked about {len(samples)} item(s); doubted 0" in report
+    assert f"{200 * len(samples)} prompt + {20 * len(samples)} completion tokens (220.0 per item)" in report
+    # Without a teacher URL (the embedded tiny teacher) the judge stays off unless asked for.
+    PipelineRun([SAMPLE_POLICY], tmp_path / "plain", teacher=ExtractiveTeacher(), progress=False).run()
+    assert "LLM judge" not in (tmp_path / "plain" / "report.md").read_text(encoding="utf-8")

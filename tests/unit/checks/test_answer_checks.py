@@ -106,6 +106,24 @@ def test_article_references_must_belong_to_the_chunk() -> None:
     assert (article_mismatch("제9조", SECTION, CHUNK, {"4", "5"}) or "").startswith("article-not-in-document")
 
 
+def test_an_article_the_document_lacks_is_told_from_one_that_is_elsewhere(checks: AnswerChecks) -> None:
+    def reason(answer: str) -> str:
+        return checks.check_answer(QUESTION, answer, EVIDENCE, CHUNK, SECTION, ["1", "4", "9"]).reason
+
+    assert reason("제9조에 따라 보험금을 지급하지 않습니다.") == "article-mismatch"
+    assert reason("제99조에 따라 보험금을 지급하지 않습니다.") == "article-not-in-document"
+    mcq = checks.check_mcq(
+        QUESTION,
+        ["지급합니다.", "제77조에 따라 보험금을 지급하지 않습니다."],
+        1,
+        EVIDENCE,
+        CHUNK,
+        SECTION,
+        ["4"],
+    )
+    assert mcq.reason == "article-not-in-document"
+
+
 def test_a_list_answer_that_drops_an_item_is_caught_unless_it_says_it_gives_examples() -> None:
     full = "피보험자, 보험수익자, 계약자가 각각 고의로 해친 경우입니다: 피보험자가 고의로 자신을 해친 경우, 보험수익자가 고의로 피보험자를 해친 경우, 계약자가 고의로 피보험자를 해친 경우"
     assert dropped_items(full, CHUNK) is None
@@ -176,3 +194,15 @@ def test_audit_keeps_an_out_of_range_answer_index_failed_even_with_a_judge(check
     assert [v.id for v in verdicts] == ["bad", "ok"]
     assert verdicts[0].failed == ["item"] and verdicts[0].reasons["item"] == "answer-index-out-of-range"
     assert verdicts[1].ok and "judge-entailed" in {c.name for c in verdicts[1].checks}
+
+
+def test_the_judge_is_on_when_a_teacher_is_configured_and_off_with_the_embedded_one() -> None:
+    from domainlm.checks.judge import JudgeSettings, judge_wanted
+    from domainlm.teacher import TeacherSettings
+
+    embedded, configured = TeacherSettings(), TeacherSettings(base_url="http://vllm:8000/v1", model="m")
+    assert not judge_wanted(JudgeSettings(), embedded)
+    assert judge_wanted(JudgeSettings(), configured)
+    assert judge_wanted(JudgeSettings(base_url="http://judge/v1", model="j"), embedded)
+    assert not judge_wanted(JudgeSettings(enabled=False), configured)
+    assert judge_wanted(JudgeSettings(enabled=True), embedded)

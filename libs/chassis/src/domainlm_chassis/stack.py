@@ -64,6 +64,8 @@ def up(
         if teacher_url is None:
             teacher_url = _start_local_teacher(root, started, say)
             teacher_model = TEACHER_NAME
+            # The tiny local teacher has random weights: its judging would send every item to a human.
+            env = {"DOMAINLM_GENERATOR_JUDGE__ENABLED": "false", **(env or {})}
         state |= {"bootstrap": broker.bootstrap, "redis_url": redis.url, "database_url": postgres.url,
                   "teacher_url": teacher_url, "teacher_model": teacher_model}  # fmt: skip
         create_topics(broker.bootstrap, partitions)

@@ -413,9 +413,14 @@ def run(
     sft_overlap: Annotated[float, typer.Option(help="share of DPO prompts also in the SFT data")] = 0.5,
     max_tokens: Annotated[int, typer.Option(help="chunk size bound, in tokens")] = 512,
     judge: Annotated[
-        bool,
-        typer.Option(help="ask an LLM judge about every item (the teacher, or --judge-url/--judge-model)"),
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--judge/--no-judge",
+            help="ask an LLM judge about every item (the teacher, or --judge-url/--judge-model); "
+            "default: on with --teacher-url or --judge-url, off with the local tiny teacher",
+            show_default=False,
+        ),
+    ] = None,
     judge_url: Annotated[str, typer.Option(help="a judge model of its own (OpenAI-compatible)")] = "",
     judge_model: Annotated[str, typer.Option(help="the judge's served model name")] = "",
 ) -> None:
@@ -438,7 +443,7 @@ def run(
         review=ReviewSettings(policy=ReviewPolicy(policy), sample_share=sample_share),
         evolve=EvolveSettings(depth=evolve_depth),
         pairs=PairSettings(sft_overlap=sft_overlap),
-        judge=JudgeSettings(enabled=judge or bool(judge_url), base_url=judge_url, model=judge_model),
+        judge=JudgeSettings(enabled=judge, base_url=judge_url, model=judge_model),
     )
     try:
         result = PipelineRun(input, output, settings).run()

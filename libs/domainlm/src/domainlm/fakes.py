@@ -52,6 +52,8 @@ class ExtractiveTeacher:
             raise TeacherError("teacher-http-503", "fake outage")
         if self.malformed_every and self.calls % self.malformed_every == 0:
             return Completion('{"qa": [{"question": "잘린', "stop", 5)
+        if schema_name == "judge_verdict":  # asked as the judge: finds every answer entailed
+            return await ScriptedJudge(set()).complete_json(messages, schema, schema_name)
         user = messages[-1]["content"]
         sentences = _sentences(user) or ["이 조항에는 문장이 없습니다."]
         if schema_name.startswith("evolve"):

@@ -49,6 +49,11 @@ class Chunk(BaseModel):
     section: str = Field(description="title of the enclosing article, e.g. 제3조(보상하는 손해)")
     text: str
     tokens: int
+    document_articles: list[str] = Field(
+        default_factory=list,
+        description="the articles its document has (제12조의2 as 12-2), so a check can tell a cited "
+        "article the document lacks from one that is merely elsewhere",
+    )
 
 
 class SampleKind(StrEnum):

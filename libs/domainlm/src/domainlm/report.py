@@ -48,6 +48,16 @@ def write_report(summary: dict[str, dict[str, Any]], out_dir: Path, extra: dict[
         unit = f" ({UNITS[stage]})" if stage in UNITS else ""
         lines.append(f"| {stage}{unit} | {row['in']} | {row['out']} | {reasons or '-'} |")
     lines += ["", "Every rejected record is listed with its reason in `rejections/<stage>.jsonl`.", ""]
+    if judge := extra.get("judge"):
+        lines += [
+            "## LLM judge",
+            "",
+            f"Asked about {judge['items']} item(s); doubted {judge['doubted']} (sent to a human under the "
+            f"`auto` and `sample` policies). Cost: {judge['prompt_tokens']} prompt + "
+            f"{judge['completion_tokens']} completion tokens ({judge['tokens_per_item']} per item), "
+            f"{judge['call_seconds']} s summed over its calls.",
+            "",
+        ]
     lines += ["## Outputs", "", "```json", json.dumps(extra, ensure_ascii=False, indent=2), "```", ""]
     path = out_dir / "report.md"
     path.write_text("\n".join(lines), encoding="utf-8")

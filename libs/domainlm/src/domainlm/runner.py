@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, Field
 from tqdm import tqdm
 
-from domainlm.checks.judge import JudgeSettings, build_judge
+from domainlm.checks.judge import JudgeSettings, build_judge, judge_costs
 from domainlm.chunking import ChunkSettings, StructureChunker
 from domainlm.dedup import MinhashConfig, NearDuplicateFilter, NearDuplicateIndex
 from domainlm.evolution import EvolveSettings, InstructionEvolver
@@ -190,7 +190,7 @@ class PipelineRun:
     def generate(self, chunks: list[Chunk]) -> list[Sample]:
         ledger = self._ledger("generate")
         teacher = self._lazy_teacher(chunks)
-        # No judge by default with the local tiny teacher: a model with random weights cannot judge.
+        # Unless set, the judge is on with a configured teacher and off with the embedded tiny one.
         judge = build_judge(self.settings.judge, self.settings.teacher, teacher)
         generator = SampleGenerator(teacher, self.settings.generate, cache=ledger, judge=judge)
         results = {
@@ -287,6 +287,8 @@ class PipelineRun:
         self.funnel.dump(self.out / "funnel.json")
         seconds = time.monotonic() - start
         extra: dict[str, Any] = {"counts": counts, "seconds": round(seconds, 1)}
+        if judged := judge_costs(samples):
+            extra["judge"] = judged
         if self._local_teacher:
             extra["note"] = (
                 "The teacher was the local tiny model with random weights (no --teacher-url given): it proves "

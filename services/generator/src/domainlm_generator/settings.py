@@ -23,5 +23,5 @@ class GeneratorServiceSettings(WorkerSettings):
     generate: GenerateSettings = Field(default_factory=GenerateSettings)
     judge: JudgeSettings = Field(
         default_factory=JudgeSettings,
-        description="the LLM judge: on by default, the teacher unless a URL is set",
+        description="the LLM judge: on unless JUDGE__ENABLED=false; the teacher unless a URL is set",
     )

@@ -8,7 +8,7 @@ item one of whose distractors is true.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from pydantic import BaseModel, Field
 
@@ -51,7 +51,7 @@ class AnswerChecks:
         self.reader = reader(self.settings.morphology)
 
     def _answer_checks(
-        self, question: str, answer: str, evidence: str, chunk: str, section: str
+        self, question: str, answer: str, evidence: str, chunk: str, section: str, articles: Sequence[str]
     ) -> list[tuple[str, Callable[[], str | None]]]:
         s = self.settings
         # The evidence is the clause the answer rests on; the chunk stands in where the evidence lacks it.
@@ -60,7 +60,7 @@ class AnswerChecks:
         return [
             ("polarity", lambda: polarity_conflict(answer, source, self.reader, f"{question}\n{section}")),
             ("quantities", lambda: quantity_mismatch(answer, qsource)),
-            ("articles", lambda: article_mismatch(answer, section, chunk)),
+            ("articles", lambda: article_mismatch(answer, section, chunk, articles)),
             ("list", lambda: dropped_items(answer, chunk, s.min_list_item_support)),
             (
                 "evidence",
@@ -71,11 +71,18 @@ class AnswerChecks:
         ]
 
     def check_answer(
-        self, question: str, answer: str, evidence: str, chunk: str, section: str = ""
+        self,
+        question: str,
+        answer: str,
+        evidence: str,
+        chunk: str,
+        section: str = "",
+        document_articles: Sequence[str] = (),
     ) -> Verdict:
+        """`document_articles` (Chunk.document_articles) tells a cited article the document lacks."""
         lexical = self.lexical.check_answer(question, answer, evidence, chunk)
         verdicts = [CheckVerdict(name="support", ok=lexical.ok, detail=lexical.reason)]
-        for name, run in self._answer_checks(question, answer, evidence, chunk, section):
+        for name, run in self._answer_checks(question, answer, evidence, chunk, section, document_articles):
             if name in self.settings.skip:
                 continue
             why = run()
@@ -90,10 +97,13 @@ class AnswerChecks:
         evidence: str,
         chunk: str,
         section: str = "",
+        document_articles: Sequence[str] = (),
     ) -> Verdict:
         if not 0 <= answer_index < len(choices):
             return Verdict(False, "answer-index-out-of-range", {}, [])
-        verdict = self.check_answer(question, choices[answer_index], evidence, chunk, section)
+        verdict = self.check_answer(
+            question, choices[answer_index], evidence, chunk, section, document_articles
+        )
         if "distractors" in self.settings.skip:
             return verdict
         true_ones = [

@@ -30,6 +30,9 @@ class AuditItem(BaseModel):
     section: str = ""
     choices: list[str] | None = None
     answer_index: int | None = None
+    document_articles: list[str] = Field(
+        default_factory=list, description="the document's articles (e.g. 3, 12-2); optional"
+    )
 
     def key(self) -> str:
         return self.id or content_id(self.question, self.answer, self.choices)
@@ -52,11 +55,19 @@ def audit(
     async def one(item: AuditItem) -> AuditVerdict:
         if item.choices is not None and item.answer_index is not None:
             v = checks.check_mcq(
-                item.question, item.choices, item.answer_index, item.evidence, item.chunk, item.section
+                item.question,
+                item.choices,
+                item.answer_index,
+                item.evidence,
+                item.chunk,
+                item.section,
+                item.document_articles,
             )
             answer = item.choices[item.answer_index] if 0 <= item.answer_index < len(item.choices) else ""
         else:
-            v = checks.check_answer(item.question, item.answer, item.evidence, item.chunk, item.section)
+            v = checks.check_answer(
+                item.question, item.answer, item.evidence, item.chunk, item.section, item.document_articles
+            )
             answer = item.answer
         found, scores = list(v.checks), dict(v.scores)
         if not v.ok and all(c.ok for c in found):  # refused before any check ran: answer index out of range

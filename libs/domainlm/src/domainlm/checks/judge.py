@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
 from domainlm.prompts import load_prompt
-from domainlm.records import CheckVerdict
+from domainlm.records import CheckVerdict, Sample
 from domainlm.teacher import Teacher, TeacherClient, TeacherError, TeacherSettings
 
 QUESTIONS = ("entailed", "standalone", "relevant")
@@ -31,9 +32,13 @@ _SCHEMA: dict[str, Any] = {
 
 
 class JudgeSettings(BaseModel):
-    # Off by default for now: the tests' and the demo's teacher is a tiny model with random weights,
-    # whose verdicts would only send everything to a human.
-    enabled: bool = Field(False, description="ask the judge (the teacher, or the judge model at base_url)")
+    # Unset means: on when a teacher is configured (a base URL), off for the run's embedded teacher, a
+    # tiny model with random weights whose verdicts would only send everything to a human.
+    enabled: bool | None = Field(
+        None,
+        description="ask the judge (the teacher, or the judge model at base_url); "
+        "unset: on when a teacher URL is configured",
+    )
     base_url: str = Field("", description="a judge model of its own (OpenAI-compatible); default the teacher")
     model: str = Field("", description="the judge's served model name, with base_url")
     api_key: str = Field("EMPTY", description="bearer token for the judge, with base_url")
@@ -44,7 +49,7 @@ def build_judge(
     settings: JudgeSettings, teacher_settings: TeacherSettings, teacher: Teacher
 ) -> AnswerJudge | None:
     """The judge the settings ask for: off, the teacher itself, or a separate judge model."""
-    if not settings.enabled:
+    if not judge_wanted(settings, teacher_settings):
         return None
     if settings.base_url:
         own = teacher_settings.model_copy(
@@ -52,6 +57,13 @@ def build_judge(
         )
         return AnswerJudge(TeacherClient(own), settings)
     return AnswerJudge(teacher, settings)
+
+
+def judge_wanted(settings: JudgeSettings, teacher_settings: TeacherSettings) -> bool:
+    """Whether the settings ask for a judge: as set, else when a judge or teacher URL is configured."""
+    if settings.enabled is not None:
+        return settings.enabled
+    return bool(settings.base_url or teacher_settings.base_url)
 
 
 class JudgeAnswer(BaseModel):
@@ -100,3 +112,31 @@ class AnswerJudge:
             CheckVerdict(name=f"judge-{q}", ok=getattr(verdict, q), detail=verdict.reason) for q in QUESTIONS
         ]
         return verdicts, cost
+
+
+def judge_costs(samples: Iterable[Sample]) -> dict[str, float] | None:
+    """What the judge cost over a run's items and how many it doubted; None when it judged none.
+
+    Seconds are summed over calls that ran concurrently: the judge's share of the teacher, not wall time.
+    """
+    asked = doubted = 0
+    totals = dict.fromkeys(("judge_prompt_tokens", "judge_completion_tokens", "judge_seconds"), 0.0)
+    for sample in samples:
+        verdicts = [c for c in sample.checks if c.name.startswith("judge")]
+        if not verdicts:
+            continue
+        asked += 1
+        doubted += not all(c.ok for c in verdicts)
+        for key in totals:
+            totals[key] += sample.scores.get(key, 0.0)
+    if not asked:
+        return None
+    tokens = totals["judge_prompt_tokens"] + totals["judge_completion_tokens"]
+    return {
+        "items": asked,
+        "doubted": doubted,
+        "prompt_tokens": int(totals["judge_prompt_tokens"]),
+        "completion_tokens": int(totals["judge_completion_tokens"]),
+        "tokens_per_item": round(tokens / asked, 1),
+        "call_seconds": round(totals["judge_seconds"], 1),
+    }

@@ -6,6 +6,7 @@ inflection and spacing while catching answers that bring in content the chunk do
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -37,7 +38,13 @@ class ItemChecks(Protocol):
     """What a check of generated items offers: AnswerChecks, or this lexical check alone."""
 
     def check_answer(
-        self, question: str, answer: str, evidence: str, chunk: str, section: str = ""
+        self,
+        question: str,
+        answer: str,
+        evidence: str,
+        chunk: str,
+        section: str = "",
+        document_articles: Sequence[str] = (),
     ) -> Verdict: ...
 
     def check_mcq(
@@ -48,15 +55,24 @@ class ItemChecks(Protocol):
         evidence: str,
         chunk: str,
         section: str = "",
+        document_articles: Sequence[str] = (),
     ) -> Verdict: ...
 
 
 class FaithfulnessCheck:
+    """Support alone: section and document_articles are accepted for the protocol and not read."""
+
     def __init__(self, settings: FaithfulnessSettings | None = None) -> None:
         self.settings = settings or FaithfulnessSettings()
 
     def check_answer(
-        self, question: str, answer: str, evidence: str, chunk: str, section: str = ""
+        self,
+        question: str,
+        answer: str,
+        evidence: str,
+        chunk: str,
+        section: str = "",
+        document_articles: Sequence[str] = (),
     ) -> Verdict:
         s = self.settings
         scores = {
@@ -79,6 +95,7 @@ class FaithfulnessCheck:
         evidence: str,
         chunk: str,
         section: str = "",
+        document_articles: Sequence[str] = (),
     ) -> Verdict:
         if not 0 <= answer_index < len(choices):
             return Verdict(False, "answer-index-out-of-range", {})

@@ -15,6 +15,7 @@ from itertools import groupby
 
 from pydantic import BaseModel, Field
 
+from domainlm.checks.articles import article_refs
 from domainlm.chunking.structure import Level, heading_title, level_of, split_inline_markers
 from domainlm.chunking.tokens import TokenCounter
 from domainlm.funnel import Funnel
@@ -22,6 +23,10 @@ from domainlm.records import Chunk, Page, content_id
 
 _SENTENCE_END = re.compile(r"(?<=[.?!。])\s+")
 _TERMINATED = re.compile(r"[.?!。)\]」』]\s*$")
+
+
+def _article_order(ref: str) -> tuple[int, ...]:
+    return tuple(int(n) for n in ref.split("-"))
 
 
 class ChunkSettings(BaseModel):
@@ -96,7 +101,12 @@ class StructureChunker:
                 yield chunk
 
     def chunk_document(self, pages: list[Page]) -> Iterator[Chunk]:
-        pieces = self._merge_small(self._split_long(self._articles(pages)))
+        pieces = list(self._merge_small(self._split_long(self._articles(pages))))
+        # Every chunk carries its document's article numbers: the generator sees one chunk at a time
+        # (over Kafka too), and the article check needs to know what the whole document holds.
+        articles = sorted(
+            set().union(*(article_refs(t) for p in pieces for t in p.titles)), key=_article_order
+        )
         index = 0
         for piece in pieces:
             text = piece.text.strip()
@@ -112,6 +122,7 @@ class StructureChunker:
                 section=section,
                 text=text,
                 tokens=self.count(text),
+                document_articles=articles,
             )
             index += 1
 

@@ -166,7 +166,9 @@ class SampleGenerator:
         item_id = f"{chunk.id}:qa{i}"
         if (qa := self._parse(result, item_id, QAItem, raw)) is None:
             return
-        verdict = self.check.check_answer(qa.question, qa.answer, qa.evidence, chunk.text, chunk.section)
+        verdict = self.check.check_answer(
+            qa.question, qa.answer, qa.evidence, chunk.text, chunk.section, chunk.document_articles
+        )
         self._keep(
             result, chunk, item_id, verdict, SampleKind.QA, qa.question, qa.answer, None, None, qa.evidence
         )
@@ -176,7 +178,13 @@ class SampleGenerator:
         if (mcq := self._parse(result, item_id, MCQItem, raw)) is None:
             return
         verdict = self.check.check_mcq(
-            mcq.question, mcq.choices, mcq.answer_index, mcq.evidence, chunk.text, chunk.section
+            mcq.question,
+            mcq.choices,
+            mcq.answer_index,
+            mcq.evidence,
+            chunk.text,
+            chunk.section,
+            chunk.document_articles,
         )
         answer = mcq.choices[mcq.answer_index] if 0 <= mcq.answer_index < len(mcq.choices) else ""
         self._keep(
