@@ -98,3 +98,27 @@ def test_cli_run_with_a_dead_teacher_exits_with_a_clear_message(tmp_path) -> Non
     assert "teacher-unreachable" in proc.stderr
     # Work done before the teacher was needed is kept for the next run.
     assert (tmp_path / "run" / "pages.jsonl").read_text().count("\n") == 4
+
+
+def test_the_judge_asks_the_real_server_with_structured_output(
+    vllm_teacher: TeacherSettings, chunks: list[Chunk]
+) -> None:
+    import asyncio
+
+    from domainlm.checks.judge import AnswerJudge, JudgeSettings, build_judge
+
+    # A configured teacher means a judge unless it is switched off; the tiny model cannot judge well,
+    # so only the plumbing is proved: the schema holds, three verdicts with a reason, the cost counted.
+    judge = build_judge(JudgeSettings(), vllm_teacher, TeacherClient(vllm_teacher))
+    assert isinstance(judge, AnswerJudge)
+    chunk = chunks[0]
+    verdicts, cost = asyncio.run(
+        judge.judge("이 조항은 무엇을 정합니까?", chunk.text[:60], chunk.text, chunk.section)
+    )
+    assert [v.name for v in verdicts] == ["judge-entailed", "judge-standalone", "judge-relevant"], verdicts
+    assert all(v.detail for v in verdicts) and len({v.detail for v in verdicts}) == 1
+    assert (
+        cost["judge_prompt_tokens"] > 100
+        and cost["judge_completion_tokens"] > 0
+        and cost["judge_seconds"] > 0
+    )
