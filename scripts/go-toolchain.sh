@@ -7,7 +7,11 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 NEED="$1"
-TOOLCHAIN="${DOMAINLM_GO_TOOLCHAIN:-1.24.13}"
+case "$NEED" in  # the toolchain fetched when the installed go is too old: the oldest that will do
+  1.25*|1.26*) DEFAULT_TOOLCHAIN=1.26.8 ;;
+  *) DEFAULT_TOOLCHAIN=1.24.13 ;;
+esac
+TOOLCHAIN="${DOMAINLM_GO_TOOLCHAIN:-$DEFAULT_TOOLCHAIN}"
 [[ -x /usr/local/go/bin/go ]] && export PATH="/usr/local/go/bin:$PATH"
 command -v go >/dev/null 2>&1 || { echo "go-toolchain: go is needed (Debian: golang-go)" >&2; exit 1; }
 if printf '%s\n%s\n' "go$NEED" "$(go env GOVERSION)" | sort -V -C; then

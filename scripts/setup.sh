@@ -41,3 +41,4 @@ uv sync --quiet --frozen --all-groups
 "$ROOT/scripts/setup-kafka.sh"
 "$ROOT/scripts/setup-buf.sh"               # buf, for the proto lint test
 "$ROOT/scripts/setup-compose-schema.sh" >/dev/null  # the Compose Specification, for the compose test
+"$ROOT/scripts/setup-helm.sh" >/dev/null            # helm and kubeconform, for the chart tests

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from kubeapi import KubeApi, Unavailable, running_apiserver
 
 from corpus import SAMPLE_POLICY
 from domainlm.extract import PdfExtractor
@@ -56,3 +57,13 @@ def postgres() -> Iterator[PostgresServer]:
     """Debian's PostgreSQL, a fresh cluster: the review service's store."""
     with PostgresServer() as p:
         yield p
+
+
+@pytest.fixture(scope="session")
+def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeApi]:
+    """The real kube-apiserver (RBAC) for the session; skipped, saying why, where it cannot run."""
+    try:
+        with running_apiserver(tmp_path_factory.mktemp("kube")) as api:
+            yield api
+    except Unavailable as e:
+        pytest.skip(str(e))

@@ -1,29 +1,20 @@
-"""The trainer's Kubernetes backend against a real API server: kube-apiserver with etcd, no kubelet and
-no controllers (nothing runs the pods; the tests write Job and Deployment status as controllers would).
-
-etcd comes from Debian's `etcd-server`, kube-apiserver is built from its Go module by
-scripts/setup-kube.sh into .cache/kube/; the tests skip, saying so, when either is missing.
-"""
+"""The trainer's Kubernetes backend against a real API server (tests/kubeapi.py: kube-apiserver with
+etcd, no kubelet and no controllers; the tests write Job and Deployment status as controllers would)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from grpcutil import serving
+from kubeapi import KubeApi
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from corpus import ROOT
-from domainlm.childproc import free_port, stop_group
 from domainlm_chassis.protos.domainlm.v1 import trainer_pb2 as pb
 from domainlm_chassis.protos.domainlm.v1 import trainer_pb2_grpc
 from domainlm_trainer.kube import MODEL_DIR, MODEL_HISTORY, DeploymentPublisher, KubernetesBackend, job_name
@@ -35,102 +26,11 @@ from domainlm_trainer.settings import TrainerSettings
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 NS = "default"
-TOKEN = "domainlm-test-token"
-
-
-def _apiserver_binary() -> Path | None:
-    """kube-apiserver from scripts/setup-kube.sh: built on first use (about 6.5 minutes on 2 cores with
-    cold Go caches, seconds after), unless DOMAINLM_KUBE_BUILD=0 asks to use only what is there."""
-    if os.environ.get("DOMAINLM_KUBE_BUILD", "1") != "0":
-        setup = subprocess.run([str(ROOT / "scripts" / "setup-kube.sh")], capture_output=True, text=True)
-        if setup.returncode != 0:
-            why = [line for line in setup.stderr.splitlines() if "downloading" not in line][-5:]
-            pytest.skip("scripts/setup-kube.sh could not provide etcd and kube-apiserver: " + " | ".join(why))
-    found = sorted((ROOT / ".cache" / "kube").glob("kube-apiserver-v*"))
-    found = [p for p in found if not p.name.endswith(".tmp") and os.access(p, os.X_OK)]
-    return found[-1] if found else None
-
-
-def _wait(check: Any, timeout: float, what: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited {proc.returncode}:\n{log.read_text(errors='replace')[-4000:]}")
-        try:
-            if check():
-                return
-        except Exception:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"{what} not ready in {timeout}s:\n{log.read_text(errors='replace')[-4000:]}")
 
 
 @pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[k8s.ApiClient]:
-    binary, etcd = _apiserver_binary(), shutil.which("etcd")
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is needed for the service-account keys")
-    if binary is None or etcd is None:
-        pytest.skip(
-            "no real API server here: "
-            + ("kube-apiserver is not built (run scripts/setup-kube.sh)" if binary is None else "")
-            + (" etcd is not installed (Debian: etcd-server; scripts/setup-kube.sh)" if etcd is None else "")
-        )
-    d = tmp_path_factory.mktemp("kube")
-    procs: list[subprocess.Popen[bytes]] = []
-    try:
-        client_port, peer_port = free_port(), free_port()
-        etcd_log = d / "etcd.log"
-        procs.append(
-            subprocess.Popen(
-                [etcd, "--name", "default", "--data-dir", str(d / "etcd"),
-                 "--listen-client-urls", f"http://127.0.0.1:{client_port}",
-                 "--advertise-client-urls", f"http://127.0.0.1:{client_port}",
-                 "--listen-peer-urls", f"http://127.0.0.1:{peer_port}",
-                 "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer_port}",
-                 "--initial-cluster", f"default=http://127.0.0.1:{peer_port}",
-                 "--unsafe-no-fsync"],
-                stdout=etcd_log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
-            )
-        )  # fmt: skip
-        # service-account token signing keys
-        subprocess.run(
-            ["openssl", "genrsa", "-out", str(d / "sa.key"), "2048"], check=True, capture_output=True
-        )
-        subprocess.run(
-            ["openssl", "rsa", "-in", str(d / "sa.key"), "-pubout", "-out", str(d / "sa.pub")],
-            check=True, capture_output=True,
-        )  # fmt: skip
-        (d / "tokens.csv").write_text(f'{TOKEN},admin,admin,"system:masters"\n')
-        port = free_port()
-        log = d / "apiserver.log"
-        procs.append(
-            subprocess.Popen(
-                [str(binary), f"--etcd-servers=http://127.0.0.1:{client_port}",
-                 "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={port}",
-                 f"--cert-dir={d / 'certs'}", f"--token-auth-file={d / 'tokens.csv'}",
-                 "--authorization-mode=AlwaysAllow",
-                 "--service-account-issuer=https://kubernetes.default.svc",
-                 f"--service-account-key-file={d / 'sa.pub'}",
-                 f"--service-account-signing-key-file={d / 'sa.key'}",
-                 "--service-cluster-ip-range=10.96.0.0/16",
-                 "--enable-priority-and-fairness=false"],
-                stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
-            )
-        )  # fmt: skip
-        config = k8s.Configuration(host=f"https://127.0.0.1:{port}")
-        # TLS checked against the certificate the server made for itself in --cert-dir
-        config.ssl_ca_cert = str(d / "certs" / "apiserver.crt")
-        config.api_key = {"authorization": TOKEN}
-        config.api_key_prefix = {"authorization": "Bearer"}
-        api_client = k8s.ApiClient(config)
-        core = k8s.CoreV1Api(api_client)
-        # ready when the default namespace (made by the server's bootstrap controller) is there
-        _wait(lambda: core.read_namespace(NS), 180, "kube-apiserver", procs[-1], log)
-        yield api_client
-    finally:
-        for p in reversed(procs):
-            stop_group(p, timeout=20)
+def api(kube: KubeApi) -> k8s.ApiClient:
+    return kube.client
 
 
 def _settings() -> TrainerSettings:

@@ -14,7 +14,6 @@ the fixture below calls it too, so a fresh checkout works; it needs Go and the G
 from __future__ import annotations
 
 import copy
-import importlib
 import json
 import os
 import re
@@ -28,7 +27,7 @@ import jsonschema
 import pytest
 import yaml
 from pydantic import BaseModel
-from pydantic_settings import BaseSettings
+from settingspaths import has_path, settings_class
 
 ROOT = Path(__file__).resolve().parents[3]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -279,32 +278,6 @@ def test_stores_match(services: dict[str, dict[str, Any]]) -> None:
 
 
 # Environment variables against the settings classes: a misspelt name would be silently ignored.
-
-
-def settings_class(service: str) -> type[BaseSettings] | None:
-    try:
-        module = importlib.import_module(f"domainlm_{service}.settings")
-    except ModuleNotFoundError:
-        return None
-    prefix = f"DOMAINLM_{service.upper()}_"
-    for value in vars(module).values():
-        if (
-            isinstance(value, type)
-            and issubclass(value, BaseSettings)
-            and value.model_config.get("env_prefix") == prefix
-        ):
-            return value
-    return None
-
-
-def has_path(model: type[BaseModel], path: list[str]) -> bool:
-    field = model.model_fields.get(path[0])
-    if field is None:
-        return False
-    if len(path) == 1:
-        return True
-    nested = field.annotation
-    return isinstance(nested, type) and issubclass(nested, BaseModel) and has_path(nested, path[1:])
 
 
 @pytest.mark.parametrize("name", STAGES)

@@ -15,6 +15,7 @@ from prometheus_client import start_http_server
 from pydantic import Field
 from pydantic_settings import BaseSettings
 
+from domainlm_chassis.kafkaconn import KafkaConnection, ensure_topics
 from domainlm_chassis.worker import BatchHandler, Handler, StageWorker
 
 
@@ -33,6 +34,31 @@ class WorkerSettings(BaseSettings):
     exactly_once: bool = Field(
         True, description="outputs and input offsets in one Kafka transaction; off: at-least-once"
     )
+    kafka: KafkaConnection = Field(
+        default_factory=KafkaConnection, description="TLS and SASL of every Kafka client of the service"
+    )
+    topic_partitions: int = Field(
+        0,
+        ge=0,
+        description="create the missing topics it reads and writes at start, this many partitions; 0: no",
+    )
+    topic_replication: int = Field(1, ge=1, description="replication factor of the topics it creates")
+    # The evolver reads every chunk from the start of `chunks`, whenever it starts: never expire them.
+    topic_configs: dict[str, dict[str, str]] = Field(
+        default_factory=lambda: {"chunks": {"retention.ms": "-1"}},
+        description="per-topic configs of the topics it creates (JSON)",
+    )
+
+    def topics(self) -> set[str]:
+        """Every topic the service reads or writes: its *_topic settings, and a .dlq per input."""
+        found: set[str] = set()
+        for name in type(self).model_fields:
+            if name.endswith("_topic"):
+                topics = [t.strip() for t in str(getattr(self, name)).split(",") if t.strip()]
+                found.update(topics)
+                if name == "in_topic":
+                    found.update(f"{t}.dlq" for t in topics)
+        return found
 
     def worker(
         self, stage: str, handler: Handler | None = None, batch_handler: BatchHandler | None = None
@@ -40,7 +66,7 @@ class WorkerSettings(BaseSettings):
         return StageWorker(
             stage, self.bootstrap, self.in_topic, self.out_topic, handler, group=self.group,
             max_poll_records=self.max_poll_records, batch_handler=batch_handler,
-            exactly_once=self.exactly_once,
+            exactly_once=self.exactly_once, connection=self.kafka,
         )  # fmt: skip
 
 
@@ -65,6 +91,11 @@ def serve(worker: StageWorker, settings: WorkerSettings, servicers: Sequence[Any
         from domainlm_chassis.grpc.server import start_grpc_server
 
         server = start_grpc_server(settings.grpc_port, servicers)
+    if settings.topic_partitions:
+        ensure_topics(
+            settings.bootstrap, settings.topics(), settings.topic_partitions, settings.topic_replication,
+            settings.kafka, settings.topic_configs,
+        )  # fmt: skip
     worker.install_signal_handlers()
     try:
         worker.run()

@@ -9,7 +9,6 @@ order (services first, so they commit their last batch while the broker is still
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
@@ -22,6 +21,7 @@ from domainlm.childproc import ChildServer, free_port, pid_alive, stop_pid_group
 from domainlm.paths import sample_policy
 from domainlm_chassis.broker import KafkaBroker
 from domainlm_chassis.grpc.probe import check
+from domainlm_chassis.kafkaconn import ensure_topics
 from domainlm_chassis.stores import PostgresServer, RedisServer
 
 # service -> (console script, env prefix); the order is the stream's.
@@ -126,16 +126,7 @@ def read_state(root: Path) -> dict[str, Any] | None:
 
 def create_topics(bootstrap: str, partitions: int) -> None:
     """Every topic of the stream and its DLQ (as the compose file's kafka-init does)."""
-    from kafka.admin import KafkaAdminClient, NewTopic
-    from kafka.errors import TopicAlreadyExistsError
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        for topic in TOPICS:
-            with contextlib.suppress(TopicAlreadyExistsError):
-                admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
-    finally:
-        admin.close()
+    ensure_topics(bootstrap, TOPICS, partitions)
 
 
 def _start(server: ChildServer, name: str, started: dict[str, dict[str, Any]], say: Any) -> Any:

@@ -31,6 +31,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from pydantic import BaseModel, ValidationError
 
 from domainlm.records import Rejection
+from domainlm_chassis.kafkaconn import KafkaConnection
 
 log = logging.getLogger("domainlm.worker")
 _LAG_EVERY_S = 5.0
@@ -132,6 +133,7 @@ class StageWorker:
         metrics: WorkerMetrics | None = None,
         batch_handler: BatchHandler | None = None,
         exactly_once: bool = True,
+        connection: KafkaConnection | None = None,
     ) -> None:
         if (handler is None) == (batch_handler is None):
             raise ValueError("give a handler or a batch_handler")
@@ -144,6 +146,7 @@ class StageWorker:
         self.max_retries, self.backoff_s, self.max_poll_records = max_retries, backoff_s, max_poll_records
         self.metrics = metrics or WorkerMetrics()
         self.exactly_once = exactly_once
+        self.client_config = (connection or KafkaConnection()).client_config()
         self.stopping = threading.Event()
         self._lag_checked = 0.0
 
@@ -157,13 +160,14 @@ class StageWorker:
         consumer = KafkaConsumer(
             *self.in_topics, bootstrap_servers=self.bootstrap, group_id=self.group,
             enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=self.max_poll_records,
-            isolation_level="read_committed",
+            isolation_level="read_committed", **self.client_config,
         )  # fmt: skip
         # A transactional id per process: the group generation (not the id) fences a zombie replica.
         tx_id = f"{self.group}-{uuid.uuid4().hex[:12]}" if self.exactly_once else None
         producer = KafkaProducer(
-            bootstrap_servers=self.bootstrap, acks="all", linger_ms=5, retries=5, transactional_id=tx_id
-        )
+            bootstrap_servers=self.bootstrap, acks="all", linger_ms=5, retries=5, transactional_id=tx_id,
+            **self.client_config,
+        )  # fmt: skip
         if tx_id:
             producer.init_transactions()
         handled, started = 0, time.monotonic()

@@ -15,7 +15,7 @@ def main() -> None:
     settings = EvolverServiceSettings()
     teacher = TeacherClient(settings.teacher)
     teacher.check_reachable()
-    chunks = ChunkFeed(settings.bootstrap, settings.chunks_topic)
+    chunks = ChunkFeed(settings.bootstrap, settings.chunks_topic, settings.kafka.client_config())
     evolver = InstructionEvolver(teacher, chunks, settings.evolve)
     handler = sample_batch_handler(evolver, chunks, settings.rejections_topic, settings.chunk_wait_s)
     try:

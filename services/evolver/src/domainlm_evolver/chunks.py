@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
@@ -16,8 +17,8 @@ from domainlm.records import Chunk
 
 
 class ChunkFeed(Mapping[str, Chunk]):
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        self.bootstrap, self.topic = bootstrap, topic
+    def __init__(self, bootstrap: str, topic: str, client_config: dict[str, Any] | None = None) -> None:
+        self.bootstrap, self.topic, self.client_config = bootstrap, topic, client_config or {}
         self._chunks: dict[str, Chunk] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._follow, name="chunk-feed", daemon=True)
@@ -45,7 +46,7 @@ class ChunkFeed(Mapping[str, Chunk]):
 
     def _follow(self) -> None:
         consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
-                                 isolation_level="read_committed")  # fmt: skip
+                                 isolation_level="read_committed", **self.client_config)  # fmt: skip
         try:
             assigned: set[TopicPartition] = set()
             while not self._stop.is_set():

@@ -16,7 +16,9 @@ def main() -> None:
     settings = ReviewServiceSettings()
     store = ReviewStore(settings.database_url)
     gate = ReviewGate(store, settings.review)
-    producer = KafkaProducer(bootstrap_servers=settings.bootstrap, acks="all")
+    producer = KafkaProducer(
+        bootstrap_servers=settings.bootstrap, acks="all", **settings.kafka.client_config()
+    )
 
     def publish(sample: Sample) -> None:
         # A human decision sends the item on at once; keyed by id, so a repeated decision is idempotent.
