@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubeapi import KubeApi
+from kubeapi import KubeApi, complete_rollouts
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
@@ -157,7 +157,9 @@ def test_the_trainer_with_the_charts_token_may_do_its_job_and_nothing_else(
 
     # ...and publishing: the serving Deployment patched to the new model directory, the name kept.
     stop = threading.Event()
-    controller = threading.Thread(target=complete_rollouts, args=(k8s.AppsV1Api(kube.client), stop))
+    controller = threading.Thread(
+        target=complete_rollouts, args=(k8s.AppsV1Api(kube.client), NS, SERVING, stop)
+    )
     controller.start()
     try:
         pub = KubernetesPublisher(DeploymentPublisher(settings, api)).publish(
@@ -186,19 +188,3 @@ def test_the_trainer_with_the_charts_token_may_do_its_job_and_nothing_else(
         with pytest.raises(ApiException) as e:
             attempt()
         assert e.value.status == 403, e.value.body
-
-
-def complete_rollouts(apps: k8s.AppsV1Api, stop: threading.Event) -> None:
-    """The Deployment controller's part for the serving Deployment: report the new generation rolled out."""
-    while not stop.is_set():
-        dep = apps.read_namespaced_deployment_status(SERVING, NS)
-        if (dep.status.observed_generation if dep.status else 0) != dep.metadata.generation:
-            n = dep.spec.replicas
-            dep.status = k8s.V1DeploymentStatus(observed_generation=dep.metadata.generation, replicas=n,
-                                                updated_replicas=n, ready_replicas=n, available_replicas=n)  # fmt: skip
-            try:
-                apps.replace_namespaced_deployment_status(SERVING, NS, dep)
-            except ApiException as e:
-                if e.status != 409:
-                    raise
-        stop.wait(0.2)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from grpcutil import serving
-from kubeapi import KubeApi
+from kubeapi import KubeApi, complete_rollouts
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
@@ -243,23 +243,6 @@ def _vllm_deployment(model: str) -> k8s.V1Deployment:
     )  # fmt: skip
 
 
-def _complete_rollout(apps: k8s.AppsV1Api, stop: threading.Event) -> None:
-    """The Deployment controller's part: whenever the spec changes, report every replica updated."""
-    while not stop.is_set():
-        dep = apps.read_namespaced_deployment_status("vllm", NS)
-        if (dep.status.observed_generation if dep.status else 0) != dep.metadata.generation:
-            dep.status = k8s.V1DeploymentStatus(
-                observed_generation=dep.metadata.generation, replicas=2, updated_replicas=2,
-                ready_replicas=2, available_replicas=2,
-            )  # fmt: skip
-            try:
-                apps.replace_namespaced_deployment_status("vllm", NS, dep)
-            except ApiException as e:
-                if e.status != 409:  # a conflict: read again
-                    raise
-        stop.wait(0.2)
-
-
 def test_publish_patches_the_deployment_and_rolls_back(api: k8s.ApiClient) -> None:
     apps = k8s.AppsV1Api(api)
     apps.create_namespaced_deployment(NS, _vllm_deployment("/data/runs/run-0/model"))
@@ -270,7 +253,7 @@ def test_publish_patches_the_deployment_and_rolls_back(api: k8s.ApiClient) -> No
     assert not pub.ready and "generation" in pub.message
 
     stop = threading.Event()
-    controller = threading.Thread(target=_complete_rollout, args=(apps, stop))
+    controller = threading.Thread(target=complete_rollouts, args=(apps, NS, "vllm", stop))
     controller.start()
     try:
         pub = publisher.publish("/data/runs/run-2/model", "domainlm", wait=30)

@@ -55,25 +55,53 @@ class KafkaBroker(DataDirServer):
     what = "Kafka"
 
     def __init__(
-        self, data_dir: Path | None = None, partitions: int = 4, max_bytes: int = 8 * 1024 * 1024
+        self,
+        data_dir: Path | None = None,
+        partitions: int = 4,
+        max_bytes: int = 8 * 1024 * 1024,
+        sasl_users: dict[str, str] | None = None,
     ) -> None:
         super().__init__(data_dir, "domainlm-kafka-")
         self.controller = free_port()
         self.partitions, self.max_bytes = partitions, max_bytes
         self.log_path = self.data_dir / "broker.log"
+        # With users, a second listener asks for SASL PLAIN (as managed brokers ask their clients).
+        self.sasl_users = sasl_users or {}
+        self.sasl_port = free_port() if self.sasl_users else 0
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def sasl_bootstrap(self) -> str:
+        """The SASL_PLAINTEXT listener's address (only with `sasl_users`)."""
+        return f"127.0.0.1:{self.sasl_port}"
+
+    def _sasl_properties(self, text: str) -> str:
+        if not self.sasl_users:
+            return text
+        users = " ".join(f'user_{name}="{password}"' for name, password in self.sasl_users.items())
+        listener = f"SASL_PLAINTEXT://127.0.0.1:{self.sasl_port}"
+        text = text.replace("listeners=PLAINTEXT://", f"listeners={listener},PLAINTEXT://", 1)
+        text = text.replace("advertised.listeners=", f"advertised.listeners={listener},", 1)
+        text = text.replace(
+            "listener.security.protocol.map=", "listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,", 1
+        )
+        return text + (
+            "sasl.enabled.mechanisms=PLAIN\n"
+            "listener.name.sasl_plaintext.plain.sasl.jaas.config="
+            f"org.apache.kafka.common.security.plain.PlainLoginModule required {users};\n"
+        )
+
     def start(self, timeout: float = 90.0) -> KafkaBroker:
         classpath = kafka_classpath()
         props = self.data_dir / "server.properties"
         props.write_text(
-            _PROPERTIES.format(
+            self._sasl_properties(_PROPERTIES.format(
                 port=self.port, controller=self.controller, data=self.data_dir / "log",
                 partitions=self.partitions, max_bytes=self.max_bytes,
-            )
+            ))
         )  # fmt: skip
         cluster = _cluster_id()
         if not (self.data_dir / "log" / "meta.properties").exists():  # else: a stack started again
