@@ -15,6 +15,7 @@ import pytest
 from kubeapi import KubeApi, complete_rollouts
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
+from setupscripts import setup_script
 
 from corpus import ROOT
 from domainlm_trainer.kube import DeploymentPublisher, KubernetesBackend, job_name
@@ -31,11 +32,7 @@ SERVING = f"{RELEASE}-domainlm-serving"
 
 @pytest.fixture(scope="module")
 def helm_bin() -> Path:
-    done = subprocess.run(
-        [str(ROOT / "scripts" / "setup-helm.sh")], capture_output=True, text=True, timeout=1200
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return Path(done.stdout.strip().splitlines()[-1]) / "helm"
+    return setup_script("setup-helm.sh") / "helm"
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ import jsonschema
 import pytest
 import yaml
 from settingspaths import SERVICES, env_path, has_path, settings_class
+from setupscripts import setup_script
 
 ROOT = Path(__file__).resolve().parents[3]
 CHART = ROOT / "k8s" / "domainlm"
@@ -34,12 +35,7 @@ RELEASE, NAMESPACE = "dlm", "domainlm"
 
 @pytest.fixture(scope="module")
 def tools() -> Path:
-    done = subprocess.run(
-        [str(ROOT / "scripts" / "setup-helm.sh")], capture_output=True, text=True, timeout=1200
-    )
-    if done.returncode != 0:
-        pytest.fail(f"scripts/setup-helm.sh failed:\n{done.stderr[-3000:]}")
-    return Path(done.stdout.strip().splitlines()[-1])
+    return setup_script("setup-helm.sh")
 
 
 def helm(tools: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -28,6 +28,7 @@ import pytest
 import yaml
 from pydantic import BaseModel
 from settingspaths import has_path, settings_class
+from setupscripts import setup_script
 
 ROOT = Path(__file__).resolve().parents[3]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -42,12 +43,7 @@ TWO_PART_RELEASES = {"postgres": re.compile(r"^\d+\.\d+([.+-][\w.+-]*)?$")}
 
 @pytest.fixture(scope="module")
 def spec_dir() -> Path:
-    done = subprocess.run(
-        [str(ROOT / "scripts" / "setup-compose-schema.sh")], capture_output=True, text=True, timeout=600
-    )
-    if done.returncode != 0:
-        pytest.fail(f"scripts/setup-compose-schema.sh failed:\n{done.stderr}")
-    return Path(done.stdout.strip().splitlines()[-1])
+    return setup_script("setup-compose-schema.sh", timeout=600)
 
 
 @pytest.fixture(scope="module")
