@@ -29,10 +29,10 @@ from domainlm.records import Sample
 from domainlm.review import ReviewGate, ReviewStore
 from domainlm.runner import PipelineRun
 from domainlm_chassis.broker import KafkaBroker
+from domainlm_chassis.chunkfeed import ChunkFeed
 from domainlm_chassis.stores import PostgresServer, RedisServer
 from domainlm_chassis.worker import StageWorker
 from domainlm_dedup.handler import sample_batch_handler as dedup_handler
-from domainlm_evolver.chunks import ChunkFeed
 from domainlm_evolver.handler import sample_batch_handler as evolve_handler
 from domainlm_generator.handler import chunk_batch_handler
 from domainlm_ocr.handler import document_handler

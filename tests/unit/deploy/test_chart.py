@@ -396,7 +396,9 @@ def test_network_policies_allow_only_the_topology(rendered: dict[str | None, lis
     assert not kinds(rendered["minimal-values.yaml"], "NetworkPolicy")
 
 
-def test_extra_objects_are_templated_into_the_release(rendered: dict[str | None, list[dict[str, Any]]]) -> None:
+def test_extra_objects_are_templated_into_the_release(
+    rendered: dict[str | None, list[dict[str, Any]]],
+) -> None:
     extra = kinds(rendered["minimal-values.yaml"], "ConfigMap")
     assert extra[f"{RELEASE}-policies-index"]["data"] == {"source": "s3://policies/incoming/"}
 

@@ -86,7 +86,9 @@ class KafkaBroker(DataDirServer):
         text = text.replace("listeners=PLAINTEXT://", f"listeners={listener},PLAINTEXT://", 1)
         text = text.replace("advertised.listeners=", f"advertised.listeners={listener},", 1)
         text = text.replace(
-            "listener.security.protocol.map=", "listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,", 1
+            "listener.security.protocol.map=",
+            "listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,",
+            1,
         )
         return text + (
             "sasl.enabled.mechanisms=PLAIN\n"

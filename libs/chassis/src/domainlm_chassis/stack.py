@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -73,6 +74,10 @@ def up(
             "BOOTSTRAP": broker.bootstrap, "TEACHER__BASE_URL": teacher_url, "TEACHER__MODEL": teacher_model,
             "DATABASE_URL": postgres.url, "REDIS_URL": redis.url,
         }  # fmt: skip
+        # One admin token for the review page, kept in the stack's state (its directory is the user's).
+        state["review_token"] = secrets.token_urlsafe(18)
+        tokens = json.dumps({state["review_token"]: {"user": "admin", "role": "admin"}})
+        env = {"DOMAINLM_REVIEW_HTTP__TOKENS": tokens, **(env or {})}
         for name, (script, prefix) in SERVICES.items():
             for i in range((replicas or {}).get(name, 1)):
                 _start_service(root, f"{name}-{i + 1}", script, prefix, wiring, env or {}, started)
@@ -80,6 +85,9 @@ def up(
         _wait_serving(started, timeout=120)
         say(
             f"stack up in {root}: Kafka at {broker.bootstrap}; `domainlm submit PDF --bootstrap {broker.bootstrap}`"
+        )
+        say(
+            f"review page at http://127.0.0.1:{started['review-1']['http_port']}/ (token: {state['review_token']})"
         )
     except BaseException:
         _write_state(root, state)
@@ -159,13 +167,17 @@ def _start_service(
     grpc_port, metrics_port = free_port(), free_port()
     env = {**os.environ, **{prefix + k: v for k, v in wiring.items()}, **extra}
     env |= {f"{prefix}GRPC_PORT": str(grpc_port), f"{prefix}METRICS_PORT": str(metrics_port)}
+    ports = {"grpc_port": grpc_port, "metrics_port": metrics_port}
+    if script == "domainlm-review":  # the review page, on a port of its own per replica
+        ports["http_port"] = free_port()
+        env[f"{prefix}HTTP__PORT"] = str(ports["http_port"])
     log = root / "logs" / f"{name}.log"
     binary = Path(sys.executable).parent / script
     with log.open("ab") as out:
         proc = subprocess.Popen(
             [str(binary)], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
-    started[name] = {"pid": proc.pid, "log": str(log), "grpc_port": grpc_port, "metrics_port": metrics_port}
+    started[name] = {"pid": proc.pid, "log": str(log), **ports}
 
 
 def _wait_serving(started: dict[str, dict[str, Any]], timeout: float) -> None:

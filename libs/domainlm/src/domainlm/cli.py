@@ -805,6 +805,11 @@ def _add_service_commands() -> None:
         return
     app.command()(submit)
     app.add_typer(stack_app, name="stack")
+    try:  # the review page comes with the review service's package
+        from domainlm_review.web.serve import serve
+    except ImportError:
+        return
+    review_app.command("serve")(serve)
 
 
 _add_service_commands()

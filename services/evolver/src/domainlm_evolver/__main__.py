@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from domainlm.evolution import InstructionEvolver
 from domainlm.teacher import TeacherClient
+from domainlm_chassis.chunkfeed import ChunkFeed
 from domainlm_chassis.service import serve
-from domainlm_evolver.chunks import ChunkFeed
 from domainlm_evolver.handler import sample_batch_handler
 from domainlm_evolver.servicer import EvolverServicer
 from domainlm_evolver.settings import EvolverServiceSettings

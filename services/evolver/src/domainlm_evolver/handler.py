@@ -10,8 +10,8 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from domainlm.evolution import InstructionEvolver
 from domainlm.records import Rejection, Sample
+from domainlm_chassis.chunkfeed import ChunkFeed
 from domainlm_chassis.worker import BatchHandler, Output, PoisonMessage, outputs_of, parse_records
-from domainlm_evolver.chunks import ChunkFeed
 
 
 def sample_batch_handler(

@@ -7,6 +7,7 @@ from pydantic_settings import SettingsConfigDict
 
 from domainlm.review import ReviewSettings
 from domainlm_chassis.service import WorkerSettings
+from domainlm_review.web.settings import HttpSettings
 
 
 class ReviewServiceSettings(WorkerSettings):
@@ -21,3 +22,8 @@ class ReviewServiceSettings(WorkerSettings):
     )
     rejections_topic: str = Field("rejections", description="items the checks or a reviewer rejected")
     review: ReviewSettings = Field(default_factory=ReviewSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings, description="the review page and HTTP API")
+    documents_topic: str = Field("documents", description="where PDFs uploaded over HTTP are produced")
+    chunks_topic: str = Field(
+        "chunks", description="read from the start, so the page shows each item's source chunk; empty: off"
+    )
