@@ -142,6 +142,7 @@ def test_decisions_versions_history_and_undo(client: TestClient, published: list
     url = f"/api/items/{first['sample']['id']}"
     shown = client.get(url, headers=BEARER).json()
     assert shown["history"] == [] and shown["chunk"] and first["sample"]["evidence"] in shown["chunk"]
+    assert shown["pdf"] and shown["evidence_page"] in first["sample"]["provenance"]["pages"]
     approved = client.post(url + "/decision", json={"action": "approve", "version": 0}, headers=BEARER)
     assert approved.status_code == 200 and approved.json()["version"] == 1
     assert [p.id for p in published] == [first["sample"]["id"]]

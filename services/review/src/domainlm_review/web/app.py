@@ -115,6 +115,10 @@ def create_app(w: Wiring) -> FastAPI:
             response.set_cookie(CSRF, new_csrf(), samesite="strict")
         return response
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
+
     @app.get("/login", include_in_schema=False)
     def login_form() -> Response:
         return FileResponse(STATIC / "login.html")
@@ -149,9 +153,15 @@ def create_app(w: Wiring) -> FastAPI:
 
     @app.get("/api/items/{item_id}")
     def item(item_id: str, who: Annotated[User, Depends(user)]) -> dict[str, Any]:
-        out = _item_out(found(item_id), store)
-        chunk = w.chunk(out["sample"]["provenance"]["chunk_id"])
+        stored = found(item_id)
+        out = _item_out(stored, store)
+        chunk = w.chunk(stored.sample.provenance.chunk_id)
         out["chunk"] = chunk.text if chunk is not None else None
+        pdf = pages.find_pdf(stored.sample.provenance.source, settings.pdf_dirs)
+        out["pdf"] = pdf is not None
+        out["evidence_page"] = (
+            pages.evidence_page(pdf, stored.sample.provenance.pages, stored.sample.evidence) if pdf else None
+        )
         return out
 
     @app.post("/api/items/{item_id}/decision")

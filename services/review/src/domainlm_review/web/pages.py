@@ -105,6 +105,18 @@ def render(pdf: Path, page_no: int, evidence: str) -> bytes:
     return out.getvalue()
 
 
+def evidence_page(pdf: Path, page_numbers: list[int], evidence: str) -> int | None:
+    """Which of the chunk's pages holds the evidence (its opening words), to show that one first."""
+    head = squash(" ".join(evidence.split()[:6]))
+    if not head:
+        return None
+    with pdfium.PdfDocument(pdf) as doc:
+        for n in page_numbers:
+            if 1 <= n <= len(doc) and head in squash(doc[n - 1].get_textpage().get_text_range()):
+                return n
+    return None
+
+
 def find_pdf(source: str, dirs: list[Path]) -> Path | None:
     """The item's source PDF: its path as recorded, or a file of that name in one of `dirs`."""
     path = Path(source)

@@ -140,7 +140,10 @@ function render(data) {
     b.addEventListener("click", () => showPage(s, n));
     return b;
   }));
-  if (p.pages.length) showPage(s, p.pages[0]);
+  const img = $("page");
+  img.hidden = !data.pdf;
+  if (!data.pdf) $("page-label").textContent = "The source PDF is not available to this server.";
+  else if (p.pages.length) showPage(s, data.evidence_page || p.pages[0]);
 }
 
 // A word-level diff (longest common subsequence) of the generated text against the edit.
@@ -191,8 +194,9 @@ async function decide(action) {
     return;
   }
   if (!data || status >= 400) { say(data ? data.detail : `error ${status}`, true); return; }
-  say(`${action === "edit" ? "edited and approved" : action + "d"}: ${item.sample.instruction.slice(0, 40)}`);
   await afterDecision();
+  const done = { approve: "approved", edit: "edited and approved", reject: "rejected" }[action];
+  say(`${done}: ${item.sample.instruction.slice(0, 40)}`);
 }
 
 async function afterDecision() {
@@ -203,9 +207,9 @@ async function afterDecision() {
 async function undo() {
   const { ok, data } = await api("/api/undo", { method: "POST" });
   if (!ok) { say(data.detail, true); return; }
-  say(`undone: ${data.sample.instruction.slice(0, 40)} is ${data.sample.review} again`);
   await loadCounts();
   await loadQueue(true);
+  say(`undone: ${data.sample.instruction.slice(0, 40)} is ${data.sample.review} again`);
 }
 
 async function bulk() {
@@ -223,8 +227,8 @@ async function bulk() {
     if (dialog.returnValue !== "confirm") return;
     const { ok, data } = await api("/api/bulk/approve", { method: "POST", body: { filter, min_score, expected: count } });
     if (!ok) { say(data.detail, true); return; }
-    say(`bulk approved ${data.approved} item(s)`);
     await afterDecision();
+    say(`bulk approved ${data.approved} item(s)`);
   }, { once: true });
 }
 
