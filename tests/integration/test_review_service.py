@@ -1,4 +1,5 @@
-"""The review service for real: its process on Postgres and Kafka, human decisions over gRPC flow on."""
+"""The review service for real: its process on Postgres and Kafka, human decisions over gRPC and over
+its HTTP API (the review page's) flow on, each exactly once."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ import time
 import uuid
 
 import grpc
+import httpx
 import pytest
 from grpcutil import health
 from kafkautil import drain, keys, produce, values
 
-from corpus import ROOT
+from corpus import ROOT, SAMPLE_POLICY
 from domainlm.childproc import free_port
+from domainlm.ingest import DocumentMessage
 from domainlm.records import Provenance, ReviewState, Sample, SampleKind
 from domainlm.review import Decision, ReviewStore
 from domainlm_chassis.broker import KafkaBroker
@@ -57,11 +60,13 @@ def test_store_on_postgres_keeps_every_decision(postgres: PostgresServer) -> Non
 
 def test_human_decisions_over_grpc_flow_to_kafka(broker: KafkaBroker, postgres: PostgresServer) -> None:
     run = uuid.uuid4().hex[:8]
-    grpc_port = free_port()
+    grpc_port, http_port = free_port(), free_port()
     env = {**os.environ, **{f"DOMAINLM_REVIEW_{k}": v for k, v in {
         "BOOTSTRAP": broker.bootstrap, "IN_TOPIC": f"generated-{run}", "OUT_TOPIC": f"verified-{run}",
         "REJECTIONS_TOPIC": f"rejections-{run}", "GROUP": f"review-{run}", "DATABASE_URL": postgres.url,
         "REVIEW__POLICY": "human", "GRPC_PORT": str(grpc_port), "METRICS_PORT": str(free_port()),
+        "HTTP__PORT": str(http_port), "HTTP__TOKENS": '{"kim-token": {"user": "kim"}}', "CHUNKS_TOPIC": "",
+        "DOCUMENTS_TOPIC": f"documents-{run}",
     }.items()}}  # fmt: skip
     items = [sample(run, i) for i in range(3)]
     produce(broker.bootstrap, f"generated-{run}", [(s.id, s.model_dump_json().encode()) for s in items])
@@ -84,12 +89,38 @@ def test_human_decisions_over_grpc_flow_to_kafka(broker: KafkaBroker, postgres: 
             for item, action in zip(items[:2], ("approve", "reject"), strict=True):
                 decision = review_pb2.Decision(id=item.id, action=action, reviewer="kim")
                 stub.Decide(review_pb2.DecideRequest(decision=decision), timeout=10)
+            # the same decision path over HTTP (the review page's API), beside gRPC
+            web = httpx.Client(
+                base_url=f"http://127.0.0.1:{http_port}", headers={"Authorization": "Bearer kim-token"}
+            )
+            shown = web.get(f"/api/items/{items[2].id}").json()
+            assert shown["version"] == 0 and shown["chunk"] is None  # no chunk feed in this test
+            decided = web.post(
+                f"/api/items/{items[2].id}/decision",
+                json={"action": "edit", "version": 0, "output": "고친 답."},
+            )
+            assert decided.status_code == 200, decided.text
+            again = web.post(
+                f"/api/items/{items[2].id}/decision",
+                json={"action": "edit", "version": 0, "output": "또 고친 답."},
+            )
+            assert again.status_code == 412  # a second click on a stale page publishes nothing
+            upload = web.post(
+                "/v1/documents", files={"file": ("p.pdf", SAMPLE_POLICY.read_bytes(), "application/pdf")}
+            )
+            assert upload.status_code == 202, upload.text
     finally:
         service.send_signal(signal.SIGTERM)
         assert service.wait(timeout=60) == 0
     verified = values(broker.bootstrap, f"verified-{run}")
-    assert [(v["id"], v["review"], v["reviewer"]) for v in verified] == [(items[0].id, "approved", "kim")]
+    assert [(v["id"], v["review"], v["reviewer"]) for v in verified] == [
+        (items[0].id, "approved", "kim"),
+        (items[2].id, "edited", "kim"),
+    ]  # each decided item exactly once
+    assert verified[1]["output"] == "고친 답."
+    [document] = values(broker.bootstrap, f"documents-{run}")
+    assert DocumentMessage.model_validate(document).pdf_bytes(10**8) == SAMPLE_POLICY.read_bytes()
     dlq = {r.key: dict(r.headers) for r in drain(broker.bootstrap, f"generated-{run}.dlq")}
     assert dlq[b"bad"]["reason"] == b"invalid-sample"
-    left = ReviewStore(postgres.url).get(items[2].id)
-    assert left is not None and left.review == ReviewState.PENDING
+    left = ReviewStore(postgres.url).get(items[1].id)
+    assert left is not None and left.review == ReviewState.REJECTED
