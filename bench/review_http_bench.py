@@ -22,11 +22,12 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from domainlm.records import Provenance, Sample, SampleKind  # noqa: E402
-from domainlm.review import ReviewStore  # noqa: E402
-from domainlm_chassis.stores import PostgresServer  # noqa: E402
-from domainlm_review.web.app import Wiring  # noqa: E402
-from reviewweb import ADMIN, http_settings, serving  # noqa: E402
+from reviewweb import ADMIN, http_settings, serving
+
+from domainlm.records import Provenance, Sample, SampleKind
+from domainlm.review import ReviewStore
+from domainlm_chassis.stores import PostgresServer
+from domainlm_review.web.app import Wiring
 
 SECTIONS = [f"제{n}관 > 제{m}조(조항 {m})" for n in range(1, 9) for m in range(1, 13)]
 
@@ -36,7 +37,10 @@ def fill(store: ReviewStore, n: int, seed: int = 7) -> list[str]:
     ids = []
     for i in range(n):
         kind = rng.choice([SampleKind.QA, SampleKind.QA, SampleKind.MCQ])
-        q, a = f"질문 {i}: 보험금 지급 사유 {rng.randint(1, 500)}은 무엇입니까?", f"답 {i}: 회사는 {rng.randint(1, 90)}일 이내에 지급합니다."
+        q, a = (
+            f"질문 {i}: 보험금 지급 사유 {rng.randint(1, 500)}은 무엇입니까?",
+            f"답 {i}: 회사는 {rng.randint(1, 90)}일 이내에 지급합니다.",
+        )
         prov = Provenance(doc_id=f"{i % 40:064x}", source=f"policy-{i % 40}.pdf", pages=[1 + i % 30],
                           section=rng.choice(SECTIONS), chunk_id=f"c{i // 4}", teacher_model="teacher-a")  # fmt: skip
         choices = [a, "틀린 답 1", "틀린 답 2", "틀린 답 3"] if kind == SampleKind.MCQ else None
@@ -60,7 +64,11 @@ def timed(call: Callable[[], object], repeat: int) -> tuple[float, float]:
 
 def scan_queue(store: ReviewStore) -> list[Sample]:
     """The baseline: every item read and filtered in Python, sorted by score, first page."""
-    hits = [s for s in store.items() if s.review == "pending" and s.kind == "qa" and "제3관" in s.provenance.section]
+    hits = [
+        s
+        for s in store.items()
+        if s.review == "pending" and s.kind == "qa" and "제3관" in s.provenance.section
+    ]
     return sorted(hits, key=lambda s: -s.scores.get("answer_support", 0.0))[:50]
 
 
@@ -70,7 +78,14 @@ def bench(name: str, store: ReviewStore, n: int, repeat: int) -> None:
     print(f"{name}: {n} items stored in {time.perf_counter() - start:.1f}s", file=sys.stderr)
     with serving(Wiring(store=store, settings=http_settings())) as url:
         web = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {ADMIN}"}, timeout=30)
-        queue = {"state": "pending", "kind": "qa", "section": "제3관", "sort": "score", "order": "desc", "limit": 50}
+        queue = {
+            "state": "pending",
+            "kind": "qa",
+            "section": "제3관",
+            "sort": "score",
+            "order": "desc",
+            "limit": 50,
+        }
         rows = {
             "queue: first page, no filter": lambda: web.get("/api/items", params={"limit": 50}),
             "queue: state+kind+section, by score": lambda: web.get("/api/items", params=queue),

@@ -321,7 +321,8 @@ def test_environment_names_settings(
         for key in list(os.environ):
             if key.startswith("DOMAINLM_"):
                 monkeypatch.delenv(key)
-        secrets = {k: "s3cret" for k, e in env.items() if "valueFrom" in e}
+        # a secret's stand-in: JSON where the setting is structured (the review page's tokens)
+        secrets = {k: "{}" if k.endswith("TOKENS") else "s3cret" for k, e in env.items() if "valueFrom" in e}
         for key, e in ours.items():
             value = secrets.get(key) or e.get("value", "")
             monkeypatch.setenv(key, re.sub(r"\$\((\w+)\)", lambda m, s=secrets: s.get(m.group(1), ""), value))
@@ -355,6 +356,13 @@ def test_stages_are_wired_to_kafka_the_teacher_and_their_stores(
     )
     names = list(review)
     assert names.index("DOMAINLM_POSTGRES_PASSWORD") < names.index("DOMAINLM_REVIEW_DATABASE_URL")
+    # the review page: its port, its tokens from the Secret named in the values, its Service port
+    assert review["DOMAINLM_REVIEW_HTTP__TOKENS"]["valueFrom"]["secretKeyRef"] == {
+        "name": "review-tokens", "key": "tokens.json",
+    }  # fmt: skip
+    assert review["DOMAINLM_REVIEW_HTTP__TRUSTED_PROXIES"]["value"] == '["10.42.0.0/16"]'
+    service = kinds(docs, "Service")[f"{RELEASE}-domainlm-review"]
+    assert {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"} in service["spec"]["ports"]
     dedup = env_of(container(docs, f"{RELEASE}-domainlm-dedup"))
     assert (
         dedup["DOMAINLM_DEDUP_REDIS_URL"]["value"]
