@@ -78,7 +78,7 @@ def bench(name: str, store: ReviewStore, n: int, repeat: int) -> None:
     print(f"{name}: {n} items stored in {time.perf_counter() - start:.1f}s", file=sys.stderr)
     with serving(Wiring(store=store, settings=http_settings())) as url:
         web = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {ADMIN}"}, timeout=30)
-        queue = {
+        queue: dict[str, str | int] = {
             "state": "pending",
             "kind": "qa",
             "section": "제3관",
