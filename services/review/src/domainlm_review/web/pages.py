@@ -20,11 +20,16 @@ Box = tuple[float, float, float, float]  # left, top, right, bottom in image pix
 
 
 def _text_layer_boxes(page: pdfium.PdfPage, evidence: str, height: float) -> list[Box]:
-    """The evidence found piece by piece (the page's line breaks split it), each piece after the last."""
+    """The evidence found piece by piece (the page's line breaks split it), each piece after the last.
+
+    A piece is two words or more (one common word is found anywhere), and at least half the evidence's
+    words must be found, or nothing is boxed: a box on the wrong text is worse than none.
+    """
     textpage = page.get_textpage()
-    words, boxes, i, after = evidence.split(), [], 0, -1
+    words, boxes, i, after, matched = evidence.split(), [], 0, -1, 0
+    shortest = 1 if len(words) == 1 else 2
     while i < len(words):
-        for j in range(min(len(words), i + 12), i, -1):  # the longest run of words found as one
+        for j in range(min(len(words), i + 12), i + shortest - 1, -1):  # the longest run found as one
             searcher = textpage.search(" ".join(words[i:j]), match_case=False)
             found = first = None
             while (occ := searcher.get_next()) is not None:
@@ -38,11 +43,11 @@ def _text_layer_boxes(page: pdfium.PdfPage, evidence: str, height: float) -> lis
                     boxes.append(
                         (left * SCALE, (height - top) * SCALE, right * SCALE, (height - bottom) * SCALE)
                     )
-                after, i = found[0] + found[1] - 1, j
+                after, matched, i = found[0] + found[1] - 1, matched + j - i, j
                 break
         else:
             i += 1  # a word the page does not have as text (hyphenation, a marker): skip it
-    return boxes
+    return boxes if matched * 2 >= len(words) else []
 
 
 @lru_cache(maxsize=64)
