@@ -28,9 +28,17 @@ def boxed(png: bytes) -> np.ndarray:
     ("pdf", "evidence", "band"),
     [
         # two lines on the text-layer page: the box spans the line break
-        (TEXT_PDF, "이 약관은 domainlm 프로젝트가 시연과 시험을 위해 직접 작성한 예시 약관입니다.", (0.08, 0.16)),
+        (
+            TEXT_PDF,
+            "이 약관은 domainlm 프로젝트가 시연과 시험을 위해 직접 작성한 예시 약관입니다.",
+            (0.08, 0.16),
+        ),
         # the scan has no text layer: tesseract's words place the box
-        (SCAN_PDF, "피보험자가 동일한 상해로 두 번 이상 입원한 경우에는 이를 하나의 입원으로 보아", (0.2, 0.45)),
+        (
+            SCAN_PDF,
+            "피보험자가 동일한 상해로 두 번 이상 입원한 경우에는 이를 하나의 입원으로 보아",
+            (0.2, 0.45),
+        ),
     ],
     ids=["text-layer", "scan"],
 )
