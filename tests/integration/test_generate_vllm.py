@@ -94,8 +94,9 @@ def test_cli_run_with_a_dead_teacher_exits_with_a_clear_message(tmp_path) -> Non
          "--teacher-url", url, "--teacher-model", "m"],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
-    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.returncode == 3, proc.stderr[-2000:]  # incomplete: the same command resumes
     assert "teacher-unreachable" in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("incomplete:") and "resumes" in proc.stderr
     # Work done before the teacher was needed is kept for the next run.
     assert (tmp_path / "run" / "pages.jsonl").read_text().count("\n") == 4
 

@@ -114,3 +114,12 @@ def test_a_judged_run_keeps_verdicts_on_items_and_totals_the_cost(tmp_path) -> N
     # Without a teacher URL (the embedded tiny teacher) the judge stays off unless asked for.
     PipelineRun([SAMPLE_POLICY], tmp_path / "plain", teacher=ExtractiveTeacher(), progress=False).run()
     assert "LLM judge" not in (tmp_path / "plain" / "report.md").read_text(encoding="utf-8")
+
+
+def test_a_run_the_teacher_failed_says_what_is_left(tmp_path) -> None:
+    out = tmp_path / "run"
+    flaky = PipelineRun([SAMPLE_POLICY], out, teacher=ExtractiveTeacher(fail_every=4), progress=False).run()
+    assert flaky.left and all(k.startswith(("generate: teacher-", "evolve: teacher-")) for k in flaky.left)
+    assert flaky.refused_documents == 0
+    healed = PipelineRun([SAMPLE_POLICY], out, teacher=ExtractiveTeacher(), progress=False).run()
+    assert healed.left == {}

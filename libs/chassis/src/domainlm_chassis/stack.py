@@ -139,6 +139,7 @@ def create_topics(bootstrap: str, partitions: int) -> None:
 
 def _start(server: ChildServer, name: str, started: dict[str, dict[str, Any]], say: Any) -> Any:
     say(f"starting {name}")
+    server.detached = True  # the stack outlives `stack up`; `stack down` stops what the state records
     server.start()
     started[name] = {"pid": server.pid, "log": str(server.log_path)}
     return server

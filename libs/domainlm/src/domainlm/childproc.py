@@ -1,7 +1,8 @@
 """Servers the project runs as child processes (vLLM, the Kafka broker): start, wait, stop.
 
 Each runs in a session of its own with its output in a log file, so that stopping it reaches every
-process it forked, and a failed start can show the tail of what it said.
+process it forked, and a failed start can show the tail of what it said. Each dies with its starter
+(domainlm.childwatch) unless it is started as a daemon (`detached`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -76,10 +78,15 @@ def _gone(pid: int) -> bool:
 
 
 class ChildServer:
-    """A server process: subclasses say how to start it (`start`) and when it is ready (`ready`)."""
+    """A server process: subclasses say how to start it (`start`) and when it is ready (`ready`).
+
+    It dies with the process that started it (domainlm.childwatch sits between them), unless
+    `detached` is set before `start()`: then it is a daemon its starter records and stops itself.
+    """
 
     what = "server"
     log_path: Path
+    detached = False
     _proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Self:
@@ -90,9 +97,12 @@ class ChildServer:
 
     def spawn(self, command: Sequence[str], timeout: float, env: Mapping[str, str] | None = None) -> None:
         """Starts `command` and waits until `ready()`; fails with the log's tail if it exits first."""
+        argv = list(command)
+        if not self.detached:
+            argv = [sys.executable, "-m", "domainlm.childwatch", str(os.getpid()), "--", *argv]
         with self.log_path.open("wb") as log:  # the child keeps its own descriptor
             self._proc = subprocess.Popen(
-                list(command), stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+                argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

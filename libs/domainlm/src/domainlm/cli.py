@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shlex
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -25,6 +26,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+# Exit codes automation can trust (`domainlm run`): 0 everything carried as far as asked; 3 incomplete,
+# the same command resumes; 4 no usable input at all. 1 and 2 keep their usual meanings (error, usage).
+EXIT_INCOMPLETE, EXIT_BAD_INPUT = 3, 4
+
 review_app = typer.Typer(
     help="The human verification store: submit, export pending, import decisions.", no_args_is_help=True
 )
@@ -445,13 +450,26 @@ def run(
         pairs=PairSettings(sft_overlap=sft_overlap),
         judge=JudgeSettings(enabled=judge, base_url=judge_url, model=judge_model),
     )
+    again = shlex.join(["domainlm", "run", *sys.argv[2:]])
     try:
         result = PipelineRun(input, output, settings).run()
     except TeacherUnavailable as e:
         typer.echo(f"error: {e.reason}: {e.detail}", err=True)
-        raise typer.Exit(2) from e
+        typer.echo(
+            f"incomplete: the teacher is needed; work done so far is kept: `{again}` resumes", err=True
+        )
+        raise typer.Exit(EXIT_INCOMPLETE) from e
     _echo_funnel(result.funnel)
     typer.echo(json.dumps(result.counts), err=True)
+    if result.left:
+        left = ", ".join(f"{k}: {n}" for k, n in result.left.items())
+        typer.echo(f"incomplete after {result.seconds:.0f}s: not done for a passing reason ({left}); "
+                   f"`{again}` resumes; report: {result.report}", err=True)  # fmt: skip
+        raise typer.Exit(EXIT_INCOMPLETE)
+    if result.counts["documents"] == 0 and result.refused_documents:
+        typer.echo(f"no usable input: {result.refused_documents} document(s) refused, with reasons in "
+                   f"{result.output / 'rejections' / 'extract.jsonl'}", err=True)  # fmt: skip
+        raise typer.Exit(EXIT_BAD_INPUT)
     typer.echo(f"done in {result.seconds:.0f}s; report: {result.report}", err=True)
 
 

@@ -71,6 +71,23 @@ class RunResult(BaseModel):
     seconds: float
     report: Path
 
+    @property
+    def left(self) -> dict[str, int]:
+        """Work a re-run would retry: records a stage could not finish because the teacher failed
+        (`stage: reason` → count). Empty when the run carried everything as far as it was asked."""
+        return {
+            f"{stage}: {reason}": n
+            for stage, row in self.funnel.items()
+            for reason, n in row["rejected"].items()
+            if reason.startswith("teacher-")
+        }
+
+    @property
+    def refused_documents(self) -> int:
+        """Input documents refused as unusable (not a PDF, encrypted, corrupt, no pages, too many)."""
+        rejected = self.funnel.get("extract", {}).get("rejected", {})
+        return sum(n for reason, n in rejected.items() if reason != "duplicate-document")
+
 
 def find_pdfs(paths: Iterable[Path]) -> list[Path]:
     """PDF files named directly, or found (recursively, sorted) in named directories."""

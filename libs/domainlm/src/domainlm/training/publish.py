@@ -382,8 +382,9 @@ def serve_current(
     """(Re)starts the local vLLM server on the current version of `name`, served as `name`.
 
     Stops the server `pidfile` records first (a previous call's), then returns only when `/v1/models`
-    answers with `name`; records the new server in `pidfile`. The server runs in its own session, so it
-    outlives a CLI that started it; stop it with `.stop()` or `stop_recorded(pidfile)`."""
+    answers with `name`; records the new server in `pidfile`. With a pidfile the server runs in its own
+    session and outlives a CLI that started it (stop it with `.stop()` or `stop_recorded(pidfile)`);
+    without one it dies with its caller."""
     from domainlm.childproc import accepts_connections
     from domainlm.vllm_server import VllmServer
 
@@ -399,6 +400,8 @@ def serve_current(
     server = VllmServer(
         path, name, port=port, log_path=log_path, enforce_eager=enforce_eager, startup_timeout=startup_timeout
     )
+    # Recorded in a pidfile, the server is a daemon that outlives the CLI; without one, it dies with it.
+    server.detached = pidfile is not None
     server.start()
     if name not in served_names(server.base_url):
         server.stop()
