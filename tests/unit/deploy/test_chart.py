@@ -449,3 +449,22 @@ def test_compose_parity(rendered: dict[str | None, list[dict[str, Any]]]) -> Non
 
     configs = WorkerSettings.model_fields["topic_configs"].get_default(call_default_factory=True)
     assert kept == {t for t, cfg in configs.items() if cfg.get("retention.ms") == "-1"}
+
+
+def test_default_images_are_what_scripts_images_builds(
+    rendered: dict[str | None, list[dict[str, Any]]],
+) -> None:
+    import tomllib
+
+    version = tomllib.loads((ROOT / "libs" / "domainlm" / "pyproject.toml").read_text())["project"]["version"]
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert chart["appVersion"] == version  # images.sh tags with the project's version
+    images = (ROOT / "scripts" / "images.py").read_text()
+    assert (
+        'f"localhost/domainlm-{service}:{tag}"' in images
+        and "f\"{options.args[0].rstrip('/')}/domainlm-{service}:{tag}\"" in images
+    )
+    for name in SERVICES:
+        assert (
+            container(rendered[None], f"{RELEASE}-domainlm-{name}")["image"] == f"domainlm-{name}:{version}"
+        )

@@ -197,8 +197,8 @@ def test_builds_name_existing_dockerfiles(services: dict[str, dict[str, Any]]) -
         context = Path(build["context"])
         assert context == ROOT, f"{name}: the Dockerfiles copy paths relative to the repository root"
         assert (context / build["dockerfile"]).is_file(), f"{name}: {build['dockerfile']} does not exist"
-        if name in STAGES:
-            assert build["dockerfile"] == f"services/{name}/Dockerfile"
+        if name in STAGES:  # the one services Dockerfile, built for this service
+            assert build["dockerfile"] == "services/Dockerfile" and build["args"]["SERVICE"] == name
 
 
 def test_stage_services_scale(services: dict[str, dict[str, Any]]) -> None:

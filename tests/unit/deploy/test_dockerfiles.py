@@ -1,6 +1,8 @@
-"""The services' Dockerfiles, read with dockerfile_parse and checked against the repository.
+"""The services' one Dockerfile (services/Dockerfile, built per service with --build-arg SERVICE=...), read
+with dockerfile_parse and checked against the repository for every service.
 
-No Docker engine runs here, so nothing is built: these checks catch what would break a build or an image
+scripts/images.sh builds and starts the images with buildah (tests/integration/test_images.py); these
+checks are the fast part: they catch what would break a build or an image
 (a COPY of a missing or ignored file, a workspace member the dependency layer does not copy, an entry
 point that is not the package's console script, a venv copied onto a different Python) and what the
 deployment relies on (pinned bases, a non-root user, the gRPC health check, the ports).
@@ -21,8 +23,11 @@ from dockerfile_parse import DockerfileParser
 
 ROOT = Path(__file__).resolve().parents[3]
 SERVICES = sorted(p.parent.name for p in (ROOT / "services").glob("*/pyproject.toml"))
-# An exact release: 3.11.14, v0.30.0, 4.1.1 (a suffix like -slim-bookworm may follow), or a digest.
+DOCKERFILE = ROOT / "services" / "Dockerfile"
+# An exact release: 3.11.14, v0.30.0, 4.1.1 (a suffix like -slim-bookworm may follow), or a digest;
+# Debian numbers its point releases major.minor (12.12-slim).
 PINNED_TAG = re.compile(r"^v?\d+\.\d+\.\d+([.+-][\w.+-]*)?$")
+TWO_PART_RELEASES = {"debian": re.compile(r"^\d+\.\d+([.+-][\w.+-]*)?$")}
 OCR_PACKAGES = {"tesseract-ocr", "tesseract-ocr-kor", "poppler-utils", "fonts-nanum", "qpdf"}
 
 
@@ -36,16 +41,34 @@ class Stage:
         return [v for i, v in self.instructions if i == instruction]
 
 
-def stages(path: Path) -> list[Stage]:
+def build_args(path: Path = DOCKERFILE) -> dict[str, str]:
+    """The ARG defaults declared before the first FROM (what `FROM ${BASE}` means without --build-arg)."""
+    args: dict[str, str] = {}
+    for item in DockerfileParser(path=str(path)).structure:
+        if item["instruction"] == "FROM":
+            break
+        if item["instruction"] == "ARG":
+            name, _, default = item["value"].partition("=")
+            args[name.strip()] = default.strip()
+    return args
+
+
+def stages(path: Path = DOCKERFILE, service: str = "dedup") -> list[Stage]:
+    """The Dockerfile's stages as built for `service`: ${SERVICE} and ${BASE} substituted."""
     parser = DockerfileParser(path=str(path))
+    args = {**build_args(path), "SERVICE": service}
     result: list[Stage] = []
     for item in parser.structure:
         instruction, value = item["instruction"], item["value"]
+        for name, arg in args.items():
+            value = value.replace("${" + name + "}", arg).replace("$" + name + " ", arg + " ")
         if instruction == "FROM":
             words = value.split()
             words = [w for w in words if not w.startswith("--platform")]
             name = words[2] if len(words) == 3 and words[1].upper() == "AS" else None
             result.append(Stage(words[0], name))
+        elif instruction == "ARG" and not result:
+            continue  # the build arguments FROM uses (build_args)
         elif instruction != "COMMENT":
             assert result, f"{path}: {instruction} before the first FROM"
             result[-1].instructions.append((instruction, value))
@@ -58,7 +81,7 @@ def is_pinned(image: str) -> bool:
     name, _, tag = image.rpartition(":")
     if not name or "/" in tag:  # no tag at all (a registry port is not a tag)
         return False
-    return bool(PINNED_TAG.match(tag))
+    return bool(PINNED_TAG.match(tag) or (name in TWO_PART_RELEASES and TWO_PART_RELEASES[name].match(tag)))
 
 
 @dataclass
@@ -152,10 +175,15 @@ def service(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def dockerfile(service: str) -> Path:
-    path = ROOT / "services" / service / "Dockerfile"
-    assert path.is_file(), f"services/{service} has no Dockerfile"
-    return path
+def built(service: str) -> list[Stage]:
+    return stages(DOCKERFILE, service)
+
+
+def test_one_dockerfile_for_every_service() -> None:
+    assert DOCKERFILE.is_file()
+    assert not list((ROOT / "services").glob("*/Dockerfile")), (
+        "per-service Dockerfiles: use services/Dockerfile"
+    )
 
 
 def test_every_workspace_service_is_covered() -> None:
@@ -166,8 +194,8 @@ def test_every_workspace_service_is_covered() -> None:
         assert (ROOT / "services" / name / "README.md").is_file(), f"services/{name} has no README.md"
 
 
-def test_stages_and_pinned_bases(dockerfile: Path) -> None:
-    found = stages(dockerfile)
+def test_stages_and_pinned_bases(built: list[Stage]) -> None:
+    found = built
     assert len(found) >= 2, "a builder stage and a runtime stage"
     names = {s.name for s in found if s.name}
     for stage in found:
@@ -182,8 +210,8 @@ def test_stages_and_pinned_bases(dockerfile: Path) -> None:
                 assert is_pinned(source), f"COPY --from={source}: pin an exact version"
 
 
-def test_runtime_stage(service: str, dockerfile: Path) -> None:
-    final = stages(dockerfile)[-1]
+def test_runtime_stage(service: str, built: list[Stage]) -> None:
+    final = built[-1]
     users = final.values("USER")
     assert users, "the runtime stage sets a USER"
     user, _, group = users[-1].partition(":")
@@ -203,11 +231,17 @@ def test_runtime_stage(service: str, dockerfile: Path) -> None:
     argv = json.loads(entrypoints[-1])  # exec form, so SIGTERM reaches the service itself
     scripts = console_scripts(service)
     assert f"domainlm-{service}" in scripts, f"services/{service}/pyproject.toml declares domainlm-{service}"
-    assert Path(argv[0]).name == f"domainlm-{service}"
+    # one entry point name in every image, linked by the builder to this service's console script
+    builder = next(s for s in built if s.name == "builder")
+    link = next(v for v in builder.values("RUN") if "ln -s" in v)
+    assert f'ln -s "/app/.venv/bin/domainlm-{service}" {argv[0]}' in link
+    labels = " ".join(final.values("LABEL"))
+    for key in ("title", "source", "version", "revision"):
+        assert f"org.opencontainers.image.{key}=" in labels
 
 
-def test_runtime_uses_the_builders_venv_and_python(dockerfile: Path) -> None:
-    found = stages(dockerfile)
+def test_runtime_uses_the_builders_venv_and_python(built: list[Stage]) -> None:
+    found = built
     final = found[-1]
     copies = [parse_copy(v) for v in final.values("COPY")]
     from_builder = [c for c in copies if c.from_ and c.from_ != final.name]
@@ -216,12 +250,14 @@ def test_runtime_uses_the_builders_venv_and_python(dockerfile: Path) -> None:
     builder = next(s for s in found if s.name == venv.from_)
     # A venv's python is a link to the interpreter it was made with: both stages must have the same one.
     assert builder.image == final.image
-    assert env_of(builder).get("UV_PROJECT_ENVIRONMENT") == venv.sources[0] == venv.dest
-    assert env_of(final)["PATH"].startswith(f"{venv.dest}/bin:")
+    project = env_of(builder)["UV_PROJECT_ENVIRONMENT"]
+    assert venv.sources[0] == venv.dest and project.startswith(venv.dest + "/")
+    assert env_of(final)["PATH"].startswith(f"{project}/bin:")
+    assert env_of(builder)["UV_PYTHON"].startswith("/usr/bin/python3.11")  # Debian's, in both stages
 
 
-def test_builder_installs_the_locked_service(service: str, dockerfile: Path) -> None:
-    found = stages(dockerfile)
+def test_builder_installs_the_locked_service(service: str, built: list[Stage]) -> None:
+    found = built
     builder = next(s for s in found if any("uv sync" in v for v in s.values("RUN")))
     steps = builder.instructions
     syncs = [i for i, (ins, v) in enumerate(steps) if ins == "RUN" and "uv sync" in v]
@@ -245,9 +281,9 @@ def test_builder_installs_the_locked_service(service: str, dockerfile: Path) -> 
         assert any(member == s or member.startswith(s + "/") for s in before_install), member
 
 
-def test_copy_sources_exist_and_reach_the_context(dockerfile: Path) -> None:
+def test_copy_sources_exist_and_reach_the_context(built: list[Stage]) -> None:
     rules = dockerignore_rules()
-    for stage in stages(dockerfile):
+    for stage in built:
         for value in stage.values("COPY") + stage.values("ADD"):
             copy = parse_copy(value)
             if copy.from_:
@@ -268,9 +304,10 @@ def test_copy_sources_exist_and_reach_the_context(dockerfile: Path) -> None:
 
 
 def test_ocr_image_has_the_ocr_tools() -> None:
-    final = stages(ROOT / "services" / "ocr" / "Dockerfile")[-1]
-    installed = {w for v in final.values("RUN") if "apt-get install" in v for w in v.split()}
-    assert installed >= OCR_PACKAGES
+    final = stages(DOCKERFILE, "ocr")[-1]
+    [step] = [v for v in final.values("RUN") if "apt-get install" in v]
+    assert '[ "ocr" = ocr ]' in step, "installed for the ocr image only"
+    assert set(step.replace(";", " ").split()) >= OCR_PACKAGES
     # scripts/setup.sh installs the same tools for the one-process run.
     setup = (ROOT / "scripts" / "setup.sh").read_text()
     for package in OCR_PACKAGES:
@@ -307,6 +344,8 @@ def test_dockerignore_keeps_local_state_out() -> None:
         ("ghcr.io/astral-sh/uv:0.13.9", True),
         ("vllm/vllm-openai:v0.30.0", True),
         ("python@sha256:" + "0" * 64, True),
+        ("debian:12.12-slim", True),
+        ("debian:bookworm-slim", False),
         ("python:3.11-slim", False),
         ("python:latest", False),
         ("python", False),
@@ -323,3 +362,32 @@ def test_ignore_rule() -> None:
     assert ignored("a/b", rules) and ignored("a/b/c", rules)
     assert not ignored("a/keep", rules) and not ignored("b/a", rules)
     assert ignored("bxc/d", rules) and not ignored("bc", rules) and not ignored("b/c", rules)
+
+
+def lock_closure(package: str) -> set[str]:
+    """Every package uv.lock installs for `package` (with the extras its dependencies ask for)."""
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    packages = {p["name"]: p for p in lock["package"]}
+    seen: set[tuple[str, tuple[str, ...]]] = set()
+    stack: list[tuple[str, tuple[str, ...]]] = [(package, ())]
+    while stack:
+        name, extras = stack.pop()
+        if (name, extras) in seen:
+            continue
+        seen.add((name, extras))
+        entry = packages[name]
+        deps = list(entry.get("dependencies", []))
+        for extra in extras:
+            deps += entry.get("optional-dependencies", {}).get(extra, [])
+        stack += [(d["name"], tuple(d.get("extra", []))) for d in deps]
+    return {name for name, _ in seen}
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_only_the_trainer_image_carries_the_training_stack(service: str) -> None:
+    installed = lock_closure(f"domainlm-{service}")
+    training = {"torch", "transformers", "trl", "datasets"}
+    if service == "trainer":
+        assert training <= installed
+    else:
+        assert not training & installed, f"domainlm-{service} pulls {sorted(training & installed)}"
