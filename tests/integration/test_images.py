@@ -20,7 +20,7 @@ def test_the_dedup_image_builds_starts_serving_as_non_root_and_writes_only_tmp()
     rows = [line for line in done.stdout.splitlines() if line.startswith("| domainlm-dedup:")]
     assert len(rows) == 1, done.stdout
     _, image, size, serving, user, result, _ = (cell.strip() for cell in rows[0].split("|"))
-    assert result == "ok" and user.startswith("10001") and float(serving) > 0, rows[0]
+    assert result == "ok" and user.startswith("10001") and float(serving) > 0 and size.endswith("B"), rows[0]
     # what the image carries: OCI labels, no training stack, the service as its entry point
     info = json.loads(subprocess.run(["buildah", "--storage-driver", "vfs", "inspect", "--type", "image",
                                       f"localhost/{image}"], capture_output=True, text=True, check=True).stdout)  # fmt: skip
