@@ -79,6 +79,8 @@ def test_review_queue_over_grpc(store: ReviewStore) -> None:
         (review_pb2.Decision(id="nope", action="approve"), grpc.StatusCode.NOT_FOUND),
         (review_pb2.Decision(id="s0", action="edit"), grpc.StatusCode.INVALID_ARGUMENT),  # changes nothing
         (review_pb2.Decision(id="s0", action="maybe"), grpc.StatusCode.INVALID_ARGUMENT),
+        # decided on a version the item no longer has (it is at 0): another reviewer came first
+        (review_pb2.Decision(id="s0", action="approve", version=3), grpc.StatusCode.FAILED_PRECONDITION),
     ],
 )
 def test_bad_decisions_are_refused_with_a_reason(

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 import grpc
 
 from domainlm.records import Sample
-from domainlm.review.store import Decision
+from domainlm.review.store import Decision, StaleVersion
 from domainlm_chassis.grpc.codecs import InvalidRequest, field_from_proto, to_proto
 from domainlm_chassis.grpc.server import status_for
 from domainlm_chassis.protos.domainlm.v1 import records_pb2, review_pb2, review_pb2_grpc
@@ -60,7 +60,11 @@ class ReviewServicer(review_pb2_grpc.ReviewServiceServicer):
         history = [to_proto(d, review_pb2.DecisionRecord) for d in self.store.history(request.id)]
         return review_pb2.GetItemResponse(sample=to_proto(sample, records_pb2.Sample), history=history)
 
-    @status_for((KeyError, grpc.StatusCode.NOT_FOUND), (ValueError, grpc.StatusCode.INVALID_ARGUMENT))
+    @status_for(
+        (KeyError, grpc.StatusCode.NOT_FOUND),
+        (ValueError, grpc.StatusCode.INVALID_ARGUMENT),
+        (StaleVersion, grpc.StatusCode.FAILED_PRECONDITION),
+    )
     def Decide(
         self, request: review_pb2.DecideRequest, context: grpc.ServicerContext
     ) -> review_pb2.DecideResponse:
