@@ -92,13 +92,22 @@ def source() -> str:
     return done.stdout.strip()
 
 
+def ca_bundle() -> str:
+    """The host's CA bundle, lent to the build while it fetches (a TLS-inspecting proxy's CA included)."""
+    for candidate in (os.environ.get("SSL_CERT_FILE", ""), "/etc/ssl/certs/ca-certificates.crt"):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    raise SystemExit("no CA bundle found: set SSL_CERT_FILE")
+
+
 def build(service: str, base: str, tag: str) -> float:
     start = time.monotonic()
     print(f"images: building domainlm-{service}:{tag} from {base} ...", file=sys.stderr)
-    run(*BUILDAH, "bud", "--isolation", "chroot", "--layers", "-f", "services/Dockerfile",
+    run(*BUILDAH, "bud", "--isolation", "chroot", "--layers", "--format", "docker", "-f", "services/Dockerfile",
         "--build-arg", f"SERVICE={service}", "--build-arg", f"BASE={base}",
         "--build-arg", f"VERSION={tag}", "--build-arg", f"REVISION={revision()}",
-        "--build-arg", f"SOURCE={source()}", "-t", image_name(service, tag), ".",
+        "--build-arg", f"SOURCE={source()}", "--secret", f"id=ca,src={ca_bundle()}",
+        "-t", image_name(service, tag), ".",
         capture=False, cwd=ROOT)  # fmt: skip
     return time.monotonic() - start
 
