@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -13,9 +14,11 @@ import time
 import urllib.request
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
-from kafka import KafkaConsumer
+from kafka import KafkaAdminClient, KafkaConsumer
+from kafka.errors import KafkaError
 from kafkautil import keys, produce
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfbase import pdfmetrics
@@ -28,6 +31,7 @@ from domainlm.chunking import StructureChunker
 from domainlm.extract import PdfExtractor
 from domainlm.funnel import Funnel
 from domainlm_chassis.broker import KafkaBroker
+from domainlm_chassis.kafkaconn import ensure_topics
 from domainlm_chassis.worker import StageWorker
 from domainlm_ocr.handler import document_handler
 from domainlm_ocr.settings import OcrServiceSettings
@@ -122,7 +126,7 @@ def test_two_replicas_split_the_partitions(broker: KafkaBroker, documents) -> No
     run = uuid.uuid4().hex[:8]
     settings = OcrServiceSettings(bootstrap=broker.bootstrap, in_topic=f"documents-{run}",
                                   out_topic=f"chunks-{run}", group=f"ocr-{run}")  # fmt: skip
-    produce(broker.bootstrap, settings.in_topic, messages)
+    ensure_topics(broker.bootstrap, [settings.in_topic, settings.out_topic], 4)
     handled: dict[int, int] = {}
 
     def replica(n: int) -> None:
@@ -133,6 +137,26 @@ def test_two_replicas_split_the_partitions(broker: KafkaBroker, documents) -> No
     threads = [threading.Thread(target=replica, args=(n,)) for n in (1, 2)]
     for t in threads:
         t.start()
+    # The documents go on once both replicas hold partitions: produced earlier, the first replica to join
+    # can finish them all while the group is still rebalancing for the second.
+    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    deadline = time.monotonic() + 120
+    members: list[dict[str, Any]] = []
+    held: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        with contextlib.suppress(KafkaError):  # the group's coordinator may not be elected yet
+            members = admin.describe_groups([settings.group])[settings.group]["members"]
+            held = [
+                m
+                for m in members
+                if any(a["partitions"] for a in m["member_assignment"]["assigned_partitions"])
+            ]
+        if len(held) == 2:
+            break
+        time.sleep(0.5)
+    admin.close()
+    assert len(held) == 2, members
+    produce(broker.bootstrap, settings.in_topic, messages)
     for t in threads:
         t.join(timeout=300)
     assert set(handled) == {1, 2} and all(n > 0 for n in handled.values()), handled

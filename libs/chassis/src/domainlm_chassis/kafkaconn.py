@@ -48,6 +48,19 @@ class KafkaConnection(BaseModel):
         return config
 
 
+class KafkaUnreachable(RuntimeError):
+    """No broker answered with these settings: wrong address, TLS, mechanism or credentials."""
+
+    def __init__(self, bootstrap: str, connection: KafkaConnection, cause: Exception) -> None:
+        how: str = connection.security_protocol
+        if how.startswith("SASL"):
+            how += f" ({connection.sasl_mechanism} as {connection.sasl_username!r})"
+        super().__init__(
+            f"cannot connect to Kafka at {bootstrap} over {how}: {cause}; check the address, TLS and "
+            "credentials (a refused login is logged by kafka.net as 'Authentication failed')"
+        )
+
+
 def ensure_topics(
     bootstrap: str,
     topics: Iterable[str],
@@ -61,9 +74,13 @@ def ensure_topics(
     Returns the topics this call created. `configs` holds per-topic settings, e.g. a retention.
     """
     from kafka.admin import KafkaAdminClient, NewTopic
-    from kafka.errors import TopicAlreadyExistsError
+    from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, **(connection or KafkaConnection()).client_config())
+    connection = connection or KafkaConnection()
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, **connection.client_config())
+    except KafkaError as e:  # the client's own words are "unable to bootstrap"; say what was tried
+        raise KafkaUnreachable(bootstrap, connection, e) from e
     created: list[str] = []
     try:
         existing = set(admin.list_topics())
