@@ -202,16 +202,48 @@ def check(service: str, tag: str, env: dict[str, str], timeout: float = 180.0) -
 
 
 @contextlib.contextmanager
+def models_endpoint() -> Iterator[str]:
+    """An OpenAI-style `/v1/models` that lists the model `none`: the generator and evolver check at start
+    that their teacher serves its model, and this check is about the image starting, not about a teacher
+    (the tests run the real vLLM server for that)."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    class Models(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps({"object": "list", "data": [{"id": "none", "object": "model"}]}).encode()
+            self.send_response(200 if self.path.rstrip("/") == "/v1/models" else 404)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Models)
+    Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+
+
+@contextlib.contextmanager
 def infrastructure() -> Iterator[dict[str, str]]:
     """Kafka, Redis and PostgreSQL as local processes, and the environment that points the images at them
     ({P} stands for each service's prefix)."""
     from domainlm_chassis.broker import KafkaBroker
     from domainlm_chassis.stores import PostgresServer, RedisServer
 
-    with KafkaBroker() as kafka, RedisServer() as redis, PostgresServer() as postgres:
+    with (
+        KafkaBroker() as kafka,
+        RedisServer() as redis,
+        PostgresServer() as postgres,
+        models_endpoint() as teacher,
+    ):
         yield {
             "{P}BOOTSTRAP": kafka.bootstrap, "{P}REDIS_URL": redis.url, "{P}DATABASE_URL": postgres.url,
-            "{P}TEACHER__BASE_URL": "http://127.0.0.1:9/v1", "{P}TEACHER__MODEL": "none",
+            "{P}TEACHER__BASE_URL": teacher, "{P}TEACHER__MODEL": "none",
             "{P}CHUNKS_TOPIC": "", "{P}JUDGE__ENABLED": "false", "{P}TOPIC_PARTITIONS": "2",
         }  # fmt: skip
 
