@@ -51,8 +51,9 @@ def version() -> str:
     )
 
 
-def image_name(service: str, tag: str) -> str:
-    return f"localhost/domainlm-{service}:{tag}"
+def image_name(service: str, tag: str, registry: str = "localhost") -> str:
+    """The name the chart expects under its `global.image.registry`: REGISTRY/domainlm-SERVICE:TAG."""
+    return f"{registry.rstrip('/')}/domainlm-{service}:{tag}"
 
 
 def exists(image: str) -> bool:
@@ -270,7 +271,7 @@ def main() -> int:
         if not options.args:
             raise SystemExit("push needs a registry, e.g. registry.example.com/ml")
         for service in services:
-            target = f"{options.args[0].rstrip('/')}/domainlm-{service}:{tag}"
+            target = image_name(service, tag, options.args[0])
             run(*BUILDAH, "push", image_name(service, tag), f"docker://{target}", capture=False)
             print(f"pushed {target}")
         return 0

@@ -20,7 +20,7 @@ from domainlm.fakes import ExtractiveTeacher
 from domainlm.review import ReviewPolicy, ReviewSettings, ReviewStore
 from domainlm.runner import PipelineRun, RunSettings
 from domainlm_review.web.app import Wiring, create_app
-from domainlm_review.web.serve import _run_dir_wiring
+from domainlm_review.web.serve import run_dir_wiring
 from domainlm_review.web.settings import Account, HttpSettings
 
 ADMIN, REVIEWER = "kim-token", "lee-token"
@@ -40,7 +40,7 @@ def http_settings(**extra: object) -> HttpSettings:
 
 def wiring(store: ReviewStore, run: Path, published: list | None = None, **extra: object) -> Wiring:
     sink = published if published is not None else []
-    return Wiring(store=store, settings=http_settings(**extra), publish=sink.append, **_run_dir_wiring(run))
+    return Wiring(store=store, settings=http_settings(**extra), publish=sink.append, **run_dir_wiring(run))
 
 
 @contextlib.contextmanager

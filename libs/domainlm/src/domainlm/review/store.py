@@ -135,9 +135,8 @@ class ReviewStore:
             return db.execute(insert).first() is not None
 
     def get(self, item_id: str) -> Sample | None:
-        with self._engine.connect() as db:
-            body = db.execute(sa.select(items.c.body).where(items.c.id == item_id)).scalar()
-        return Sample.model_validate_json(body) if body is not None else None
+        stored = self.item(item_id)
+        return stored.sample if stored is not None else None
 
     def item(self, item_id: str) -> StoredItem | None:
         with self._engine.connect() as db:

@@ -19,7 +19,7 @@ from domainlm.jsonl import read_models
 from domainlm.records import Chunk
 
 
-def _run_dir_wiring(run: Path) -> dict[str, Any]:
+def run_dir_wiring(run: Path) -> dict[str, Any]:
     chunks_path, funnel_path, inbox = run / "chunks.jsonl", run / "funnel.json", run / "inbox"
 
     @lru_cache(maxsize=1)
@@ -80,6 +80,6 @@ def serve(
         accounts[made] = Account(user="admin", role="admin")
         typer.echo(f"sign in at http://{host}:{port}/login with the token {made}", err=True)
     settings = HttpSettings(port=port, host=host, tokens=accounts, pdf_dirs=pdf_dir or [])
-    app = create_app(Wiring(store=ReviewStore(store), settings=settings, **_run_dir_wiring(store.parent)))
+    app = create_app(Wiring(store=ReviewStore(store), settings=settings, **run_dir_wiring(store.parent)))
     typer.echo(f"review page at http://{host}:{port}/ (API: /docs); Ctrl-C stops it", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
