@@ -428,8 +428,34 @@ def run(
     ] = None,
     judge_url: Annotated[str, typer.Option(help="a judge model of its own (OpenAI-compatible)")] = "",
     judge_model: Annotated[str, typer.Option(help="the judge's served model name")] = "",
+    source: Annotated[
+        str,
+        typer.Option(
+            help="where items come from: structure (the document's own articles, no LLM), llm (the "
+            "teacher; a tiny local vLLM model when no --teacher-url), both, or auto (llm with a "
+            "--teacher-url, else structure)"
+        ),
+    ] = "auto",
+    until: Annotated[str, typer.Option(help="last step: export | publish | serve")] = "serve",
+    no_train: Annotated[bool, typer.Option("--no-train", help="stop after the datasets (= --until export)")] = False,
+    base_model: Annotated[
+        Path | None, typer.Option(help="base model directory [default: a tiny model built from the input]")
+    ] = None,
+    base_candidates: Annotated[
+        str, typer.Option(help="comma-separated base model dirs: the best on the held-out questions is used")
+    ] = "",
+    eval_set: Annotated[
+        Path | None, typer.Option(help="external questions to evaluate on too (JSON list or JSONL of question/answer)")
+    ] = None,
+    name: Annotated[str, typer.Option(help="the public model name in OUTPUT/registry and the server")] = "domainlm",
+    serve: Annotated[
+        bool, typer.Option("--serve", help="leave the published model's OpenAI-compatible endpoint running (Ctrl-C stops it)")
+    ] = False,
 ) -> None:
-    """Steps 1-8 in one process. With no teacher, starts vLLM on CPU with a tiny locally built model."""
+    """The whole loop in one process: PDFs → items (checked, reviewed, deduplicated, evolved) → SFT and DPO
+    datasets → base model → SFT → DPO → evaluation → a published version in OUTPUT/registry → served by
+    vLLM and asked held-out questions. With no teacher, items come from the documents' own structure and
+    the base model is a tiny one built locally (no model hub)."""
     from domainlm.checks.judge import JudgeSettings
     from domainlm.chunking import ChunkSettings
     from domainlm.evolution import EvolveSettings
@@ -437,10 +463,20 @@ def run(
     from domainlm.review import ReviewPolicy, ReviewSettings
     from domainlm.runner import PipelineRun, RunSettings
     from domainlm.teacher import TeacherSettings, TeacherUnavailable
+    from domainlm.trainloop import LoopSettings as LoopOptions
 
     if bool(teacher_url) != bool(teacher_model):
         raise typer.BadParameter("give both --teacher-url and --teacher-model, or neither (a local teacher)")
+    if source not in ("auto", "structure", "llm", "both"):
+        raise typer.BadParameter("--source is one of auto, structure, llm, both")
+    if until not in ("export", "publish", "serve"):
+        raise typer.BadParameter("--until is one of export, publish, serve")
+    if base_model is not None and base_candidates:
+        raise typer.BadParameter("give --base-model or --base-candidates, not both")
+    if eval_set is not None and not eval_set.is_file():
+        raise typer.BadParameter(f"--eval-set {eval_set}: no such file")
     settings = RunSettings(
+        source=source,
         chunk=ChunkSettings(max_tokens=max_tokens),
         teacher=TeacherSettings(
             base_url=teacher_url, model=teacher_model, api_key=teacher_key, concurrency=concurrency
@@ -470,7 +506,13 @@ def run(
         typer.echo(f"no usable input: {result.refused_documents} document(s) refused, with reasons in "
                    f"{result.output / 'rejections' / 'extract.jsonl'}", err=True)  # fmt: skip
         raise typer.Exit(EXIT_BAD_INPUT)
-    typer.echo(f"done in {result.seconds:.0f}s; report: {result.report}", err=True)
+    from domainlm.wholeloop import finish_run
+
+    last = "export" if no_train else until
+    finish_run(result, last, LoopOptions(
+        base_model=base_model, base_candidates=[c for c in base_candidates.split(",") if c.strip()],
+        eval_set=eval_set, name=name, serve=last == "serve",
+    ), keep_serving=serve)  # fmt: skip
 
 
 @app.command("tiny-model")

@@ -23,7 +23,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 from tqdm import tqdm
@@ -37,6 +37,8 @@ from domainlm.extract import DocumentError, ExtractSettings, PdfExtractor
 from domainlm.extract.documents import sha256_of
 from domainlm.funnel import Funnel
 from domainlm.generation import GenerateSettings, SampleGenerator
+from domainlm.generation.coverage import coverage
+from domainlm.generation.structure import StructureItems
 from domainlm.jsonl import read_models, write_rows
 from domainlm.ledger import Ledger
 from domainlm.preference import PairBuilder, PairSettings
@@ -51,7 +53,14 @@ T = TypeVar("T")
 STAGES = ("extract", "chunk", "generate", "review", "dedup", "evolve", "dedup-evolved", "pairs")
 
 
+# Where items come from: `structure` (the document's own articles, no LLM), `llm` (the teacher; the
+# local tiny vLLM model when no URL is given), `both`, or `auto`: the teacher when one is configured,
+# else the structure generator.
+Source = Literal["auto", "structure", "llm", "both"]
+
+
 class RunSettings(BaseModel):
+    source: Source = Field("auto", description="structure | llm | both | auto (llm with a teacher URL)")
     extract: ExtractSettings = Field(default_factory=ExtractSettings)
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
     teacher: TeacherSettings = Field(default_factory=TeacherSettings)
@@ -70,6 +79,7 @@ class RunResult(BaseModel):
     counts: dict[str, int]
     seconds: float
     report: Path
+    extra: dict[str, Any] = Field(default_factory=dict, description="what the report shows beside the funnel")
 
     @property
     def left(self) -> dict[str, int]:
@@ -129,6 +139,8 @@ class PipelineRun:
         self._local_teacher = False
         self._stack = contextlib.ExitStack()
         self.funnel = Funnel(report_dir=output / "rejections")
+        self.seconds: dict[str, float] = {}  # per stage, for the report
+        self.kept: list[Sample] = []  # the items the run exported, for the report's examples
 
     # -- helpers ------------------------------------------------------------------------------------
 
@@ -158,6 +170,12 @@ class PipelineRun:
             client.check_reachable()
             self._teacher = client
         return self._teacher
+
+    def source(self) -> Source:
+        """The item source this run uses (`auto` resolved)."""
+        if self.settings.source != "auto":
+            return self.settings.source
+        return "llm" if self._teacher is not None or self.settings.teacher.base_url else "structure"
 
     # -- stages ------------------------------------------------------------------------------------
 
@@ -206,10 +224,15 @@ class PipelineRun:
 
     def generate(self, chunks: list[Chunk]) -> list[Sample]:
         ledger = self._ledger("generate")
-        teacher = self._lazy_teacher(chunks)
+        source = self.source()
+        teacher = self._lazy_teacher(chunks) if source in ("llm", "both") else None
+        structure = None
+        if source in ("structure", "both"):
+            structure = StructureItems(self.settings.generate.structure)
+            structure.prepare(chunks)  # whole documents: distractors come from their other articles
         # Unless set, the judge is on with a configured teacher and off with the embedded tiny one.
-        judge = build_judge(self.settings.judge, self.settings.teacher, teacher)
-        generator = SampleGenerator(teacher, self.settings.generate, cache=ledger, judge=judge)
+        judge = build_judge(self.settings.judge, self.settings.teacher, teacher) if teacher else None
+        generator = SampleGenerator(teacher, self.settings.generate, cache=ledger, judge=judge, structure=structure)
         results = {
             r.chunk_id: r for r in self._bar(generator.results(chunks), "generate", len(chunks), "chunk")
         }
@@ -243,6 +266,10 @@ class PipelineRun:
     def evolve(self, verified: list[Sample], chunks: list[Chunk]) -> list[Sample]:
         if self.settings.evolve.depth == 0 or not verified:
             return []
+        if self.source() == "structure":
+            # Evol-Instruct rewrites instructions: that takes an LLM, and this run has none.
+            self._log("evolve: skipped, it needs an LLM teacher (--teacher-url, or --source llm)")
+            return []
         teacher = self._lazy_teacher(chunks)
         evolver = InstructionEvolver(
             teacher, {c.id: c for c in chunks}, self.settings.evolve, cache=self._ledger("evolve")
@@ -260,20 +287,28 @@ class PipelineRun:
             self._stack.close()
             self.funnel.close()
 
+    def _timed(self, stage: str, fn: Callable[[], T]) -> T:
+        started = time.monotonic()
+        try:
+            return fn()
+        finally:
+            self.seconds[stage] = round(self.seconds.get(stage, 0.0) + time.monotonic() - started, 1)
+
     def _run(self, start: float) -> RunResult:
         for stage in STAGES:  # every stage shows in the report, in order, even one that saw nothing
             self.funnel.saw(stage, 0)
-        pages = self.extract()
-        chunks = self.chunk(pages)
-        samples = self.generate(chunks)
-        verified = self.review(samples)
+        pages = self._timed("extract", self.extract)
+        chunks = self._timed("chunk", lambda: self.chunk(pages))
+        samples = self._timed("generate", lambda: self.generate(chunks))
+        verified = self._timed("review", lambda: self.review(samples))
         index = NearDuplicateIndex(self.settings.dedup, self.out / "dedup-index")
-        unique, first = self.dedup(verified, "dedup", index)
-        evolved = self.evolve(unique, chunks)
-        evolved_unique, second = self.dedup(evolved, "dedup-evolved", index)
+        unique, first = self._timed("dedup", lambda: self.dedup(verified, "dedup", index))
+        evolved = self._timed("evolve", lambda: self.evolve(unique, chunks))
+        evolved_unique, second = self._timed("dedup", lambda: self.dedup(evolved, "dedup-evolved", index))
         index.save()
         final = unique + evolved_unique
         builder = PairBuilder(self.settings.pairs)
+        started = time.monotonic()
         pairs = list(builder.run(final, self.funnel))
 
         write_rows(self.out / "unique.jsonl", unique)
@@ -287,6 +322,7 @@ class PipelineRun:
             dpo_only=builder.dpo_only,
             system_prompt=self.settings.system_prompt,
         )
+        self.seconds["pairs+export"] = round(time.monotonic() - started, 1)
         counts = {
             "documents": len({p.doc_id for p in pages}),
             "pages": len(pages),
@@ -303,9 +339,14 @@ class PipelineRun:
         summary = self.funnel.summary()
         self.funnel.dump(self.out / "funnel.json")
         seconds = time.monotonic() - start
-        extra: dict[str, Any] = {"counts": counts, "seconds": round(seconds, 1)}
+        extra: dict[str, Any] = {"counts": counts, "seconds": round(seconds, 1), "stage_seconds": self.seconds}
         if judged := judge_costs(samples):
             extra["judge"] = judged
+        extra["source"] = self.source()
+        extra["coverage"] = coverage(chunks, final)
+        extra["teachers"] = _per_teacher(samples, final)
+        if self.source() == "structure" and self.settings.evolve.depth:
+            extra["evolve_note"] = "Evolution was skipped: Evol-Instruct needs an LLM teacher and none was given."
         if self._local_teacher:
             extra["note"] = (
                 "The teacher was the local tiny model with random weights (no --teacher-url given): it proves "
@@ -313,4 +354,18 @@ class PipelineRun:
                 "and --teacher-model at a real instruct model for real data."
             )
         report = write_report(summary, self.out, extra)
-        return RunResult(output=self.out, funnel=summary, counts=counts, seconds=seconds, report=report)
+        self.kept = final
+        return RunResult(
+            output=self.out, funnel=summary, counts=counts, seconds=seconds, report=report, extra=extra
+        )
+
+
+def _per_teacher(generated: list[Sample], kept: list[Sample]) -> dict[str, dict[str, int]]:
+    """Items per source (`structure`, or the teacher's model) and kind: generated, and kept at the end."""
+    out: dict[str, dict[str, int]] = {}
+    for label, rows in (("generated", generated), ("kept", kept)):
+        for s in rows:
+            key = f"{s.provenance.teacher_model or '?'}"
+            row = out.setdefault(key, {})
+            row[f"{label}_{s.kind.value}"] = row.get(f"{label}_{s.kind.value}", 0) + 1
+    return out

@@ -16,7 +16,14 @@ from itertools import groupby
 from pydantic import BaseModel, Field
 
 from domainlm.checks.articles import article_refs
-from domainlm.chunking.structure import Level, heading_title, level_of, split_inline_markers
+from domainlm.chunking.structure import (
+    Level,
+    book_title,
+    heading_title,
+    level_of,
+    restarts,
+    split_inline_markers,
+)
 from domainlm.chunking.tokens import TokenCounter
 from domainlm.funnel import Funnel
 from domainlm.records import Chunk, Page, content_id
@@ -80,6 +87,18 @@ def _lines(pages: list[Page], share: float) -> Iterator[tuple[str, int]]:
                 yield piece.strip(), page.page
 
 
+def _first_book(pages: list[Page]) -> str:
+    """The part the document opens with: the first part title before any article (running headers
+    included, as a policy often names itself only there), else none."""
+    for page in pages:
+        for line in page.text.splitlines():
+            if level_of(line) == Level.ARTICLE:
+                return ""
+            if title := book_title(line.strip()):
+                return title
+    return ""
+
+
 class StructureChunker:
     """Stage: pages of documents in, chunks out (pages must arrive grouped by document)."""
 
@@ -127,15 +146,28 @@ class StructureChunker:
             index += 1
 
     def _articles(self, pages: list[Page]) -> list[tuple[_Piece, list[list[_Atom]]]]:
-        """Each article with its segments (a segment starts at a 항/호/목 marker)."""
+        """Each article with its segments (a segment starts at a 항/호/목 marker).
+
+        A piece's `part` is its place above the article: the document part (보통약관, or the rider by
+        its title) and the 관, so two riders' 제1조 are different places.
+        """
         articles: list[tuple[_Piece, list[list[_Atom]]]] = []
-        part = ""
+        book, pending, part = _first_book(pages), "", ""
         current: tuple[_Piece, list[list[_Atom]]] | None = None
         for line, page in _lines(pages, self.settings.header_share):
             level = level_of(line)
+            # A numbered part title (`3) 가족 운전자한정 특별약관`) also reads as a 호 item.
+            if level in (None, Level.ITEM) and (title := book_title(line)):
+                pending = title  # committed only if the numbering restarts next (a contents line does not)
+            elif level in (Level.PART, Level.ARTICLE):
+                if pending and restarts(line, level):
+                    book, part = pending, ""
+                pending = ""
             if level == Level.PART:
-                part = heading_title(line, level)
+                part = " > ".join(t for t in (book, heading_title(line, level)) if t)
                 continue
+            if level == Level.ARTICLE and not part.startswith(book):
+                part = book
             if level == Level.ARTICLE or current is None:
                 title = heading_title(line, Level.ARTICLE) if level == Level.ARTICLE else ""
                 current = (_Piece(part=part, titles=[title] if title else []), [[]])

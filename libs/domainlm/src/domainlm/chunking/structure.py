@@ -33,16 +33,57 @@ _ARTICLE_TITLE = re.compile(r"^\s*(제\s*\d+\s*조(?:\s*의\s*\d+)?\s*[(（【\[
 _PART_TITLE = re.compile(r"^\s*(제\s*\d+\s*관[^\n]{0,60})")
 
 
+# A title followed by a particle is a citation that a line break put first ("제3조(의료기관)의 규정에
+# 따른"), not a heading.
+_CITATION = re.compile(r"^\s*제\s*\d+\s*조(?:\s*의\s*\d+)?\s*[(（【\[][^)）】\]\n]{0,60}[)）】\]]\s*(?:의|에|에서|을|를|과|와|및|에\s*따)\s")
+
+# A part of the document: the main terms (보통약관) or one rider (특별약관/특약), alone on its line and
+# optionally numbered (`3) 가족 운전자한정 특별약관`, `xx. 실손의료보험 중지 및 재개 특별약관`).
+_BOOK = re.compile(
+    r"^\s*(?:(?:\d{1,2}|[a-zA-Z]{1,2})\s*[.)]?\s*)?(?P<title>[^.。,:;·]{0,50}?(?:보통약관|특별약관|특약))\s*$"
+)
+
+
 def level_of(line: str) -> Level | None:
     """The structural level a line opens, if any.
 
     >>> level_of("제3조(보상하는 손해) 회사는 ..."), level_of("① 회사는"), level_of("제3조에 따라")
     (<Level.ARTICLE: 2>, <Level.PARAGRAPH: 3>, None)
+    >>> level_of("제3조(의료기관)의 규정에 따른 종합병원")
     """
     for level, pattern in _PATTERNS:
         if pattern.match(line):
+            if level == Level.ARTICLE and _CITATION.match(line):
+                return None
             return level
     return None
+
+
+def book_title(line: str) -> str | None:
+    """The title of a document part a line may open (보통약관, a named 특별약관), else None.
+
+    Only a candidate: a contents page lists the same lines, so the chunker commits a part only when
+    its articles restart at 제1조 (or 제1관) after it.
+
+    >>> book_title("3) 가족 운전자한정 특별약관"), book_title("1개월 이내에 이 특별약관")
+    ('가족 운전자한정 특별약관', None)
+    >>> book_title("-목 차1) 운전자연령 만 21세 이상 운전자한정 특별약관")
+    """
+    m = _BOOK.match(line)
+    if not m:
+        return None
+    title = re.sub(r"\s+", " ", m.group("title")).strip()
+    # A sentence broken before "이 특별약관" / "보통약관" is prose, not a heading.
+    if len(title) < 4 or re.search(r"목\s*차", title) or re.search(r"(?:^|\s)(?:이|그|본|각|해당|당사의|에|를|을)\s*(?:보통약관|특별약관|특약)$", title):
+        return None
+    if re.search(r"(?:에|을|를|의|로|는|은|이|가|고|며|여|서)\s", title + " ") and len(title.split()) > 6:
+        return None
+    return title
+
+
+def restarts(line: str, level: Level) -> bool:
+    """Whether a heading restarts the numbering (제1조, 제1관): where a new part begins."""
+    return bool(re.match(r"^\s*제\s*1\s*(?:조|관)(?!\s*의)", line)) and level in (Level.ARTICLE, Level.PART)
 
 
 def heading_title(line: str, level: Level) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
@@ -15,6 +16,7 @@ from domainlm.checks.judge import AnswerJudge
 from domainlm.checks.support import ItemChecks, Verdict
 from domainlm.funnel import Funnel
 from domainlm.generation.schema import GeneratedItems, MCQItem, QAItem, items_schema
+from domainlm.generation.structure import STRUCTURE_TEACHER, StructureItems, StructureSettings
 from domainlm.ledger import Ledger
 from domainlm.prompts import PromptTemplate, load_prompt
 from domainlm.records import Chunk, Provenance, Sample, SampleKind, content_id
@@ -29,6 +31,16 @@ class GenerateSettings(BaseModel):
     prompt: str = Field("generate", description="prompt template name (prompts/NAME-vN.txt)")
     prompt_version: str | None = Field(None, description="pin a template version; default the newest")
     checks: CheckSettings = Field(default_factory=CheckSettings)
+    structure: StructureSettings = Field(default_factory=StructureSettings)
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where items came from: the teacher's model name (or `structure`), its template, an id prefix."""
+
+    teacher: str
+    template: str
+    prefix: str
 
 
 class ChunkResult(BaseModel):
@@ -41,33 +53,45 @@ class ChunkResult(BaseModel):
 
 
 class SampleGenerator:
+    """Items per chunk from an LLM teacher, from the document's structure (`structure`), or both; every
+    item, whatever its source, passes the same checks and names its source in its provenance."""
+
     name = "generate"
 
     def __init__(
         self,
-        teacher: Teacher,
+        teacher: Teacher | None,
         settings: GenerateSettings | None = None,
         check: ItemChecks | None = None,
         cache: Ledger | None = None,
         judge: AnswerJudge | None = None,
+        structure: StructureItems | None = None,
     ) -> None:
-        self.teacher, self.cache, self.judge = teacher, cache, judge
+        if teacher is None and structure is None:
+            raise ValueError("a generator needs a teacher, the structure generator, or both")
+        self.teacher, self.cache, self.judge, self.structure = teacher, cache, judge, structure
         self.reused = 0  # results taken from the cache
         self.settings = settings or GenerateSettings()
         self.check = check or AnswerChecks(self.settings.checks)
         self.template: PromptTemplate = load_prompt(self.settings.prompt, self.settings.prompt_version)
         self.schema = items_schema(self.settings.qa_per_chunk, self.settings.mcq_per_chunk)
         s = self.settings
-        # Cached results are only reused for the same request: template, item counts, teacher, checks, judge.
+        # Cached results are only reused for the same request: template, item counts, teacher, checks,
+        # judge, and the structure generator's templates and settings.
         self._scope = content_id(
             self.template.id,
             s.qa_per_chunk,
             s.mcq_per_chunk,
-            teacher.settings.model,
+            teacher.settings.model if teacher else "",
             s.checks.model_dump_json(),
             judge.id if judge else "",
+            f"{structure.id}:{s.structure.model_dump_json()}" if structure else "",
             length=8,
         )
+
+    @property
+    def concurrency(self) -> int:
+        return self.teacher.settings.concurrency if self.teacher else 4
 
     def run(self, records: Iterable[Chunk], funnel: Funnel) -> Iterator[Sample]:
         for result in self.results(records):
@@ -75,7 +99,7 @@ class SampleGenerator:
 
     def results(self, chunks: Iterable[Chunk]) -> Iterator[ChunkResult]:
         """Per-chunk results as they complete, with `concurrency` requests in flight."""
-        yield from map_concurrently(self.generate_one, chunks, self.teacher.settings.concurrency)
+        yield from map_concurrently(self.generate_one, chunks, self.concurrency)
 
     @classmethod
     def account(cls, result: ChunkResult, funnel: Funnel) -> Iterator[Sample]:
@@ -109,32 +133,41 @@ class SampleGenerator:
         return result
 
     async def _generate(self, chunk: Chunk) -> ChunkResult:
-        messages = self.messages(chunk)
         result = ChunkResult(chunk_id=chunk.id)
+        if self.structure is not None:
+            found = GeneratedItems.model_validate(self.structure.items(chunk))
+            self._add_items(result, chunk, found, _Source(STRUCTURE_TEACHER, self.structure.id, "s-"))
+        if self.teacher is not None and (items := await self._ask_teacher(chunk, result)) is not None:
+            self._add_items(result, chunk, items, _Source(self.teacher.settings.model, self.template.id, ""))
+        if self.judge is not None:
+            await asyncio.gather(*(self._judge(sample, chunk) for sample in result.samples))
+        return result
+
+    async def _ask_teacher(self, chunk: Chunk, result: ChunkResult) -> GeneratedItems | None:
+        assert self.teacher is not None
         try:
-            completion = await self.teacher.complete_json(messages, self.schema, "policy_items")
+            completion = await self.teacher.complete_json(self.messages(chunk), self.schema, "policy_items")
         except TeacherError as e:
             result.rejections.append((e.reason, chunk.id, e.detail))
             result.transient = True
-            return result
+            return None
         if completion.finish_reason == "length":
             result.rejections.append(("truncated-output", chunk.id, completion.content[-300:]))
-            return result
+            return None
         # strict=False: xgrammar lets raw control characters into JSON strings; the text is still usable.
         try:
-            items = GeneratedItems.model_validate(json.loads(completion.content, strict=False))
+            return GeneratedItems.model_validate(json.loads(completion.content, strict=False))
         except (json.JSONDecodeError, ValidationError) as e:
             result.rejections.append(
                 ("malformed-output", chunk.id, f"{e}; output={completion.content[:300]}")
             )
-            return result
+            return None
+
+    def _add_items(self, result: ChunkResult, chunk: Chunk, items: GeneratedItems, source: _Source) -> None:
         for i, raw in enumerate(items.qa):
-            self._add_qa(result, chunk, i, raw)
+            self._add_qa(result, chunk, i, raw, source)
         for i, raw in enumerate(items.mcq):
-            self._add_mcq(result, chunk, i, raw)
-        if self.judge is not None:
-            await asyncio.gather(*(self._judge(sample, chunk) for sample in result.samples))
-        return result
+            self._add_mcq(result, chunk, i, raw, source)
 
     async def _judge(self, sample: Sample, chunk: Chunk) -> None:
         # The judge's doubts stay on the item for the reviewer and the review policy; they reject nothing.
@@ -143,15 +176,16 @@ class SampleGenerator:
         sample.checks += verdicts
         sample.scores.update(cost)
 
-    def _provenance(self, chunk: Chunk) -> Provenance:
+    @staticmethod
+    def _provenance(chunk: Chunk, source: _Source) -> Provenance:
         return Provenance(
             doc_id=chunk.doc_id,
             source=chunk.source,
             pages=chunk.pages,
             section=chunk.section,
             chunk_id=chunk.id,
-            teacher_model=self.teacher.settings.model,
-            prompt_version=self.template.id,
+            teacher_model=source.teacher,
+            prompt_version=source.template,
         )
 
     @staticmethod
@@ -162,19 +196,24 @@ class SampleGenerator:
             result.rejections.append(("invalid-item", item_id, str(e)[:300]))
             return None
 
-    def _add_qa(self, result: ChunkResult, chunk: Chunk, i: int, raw: dict[str, object]) -> None:
-        item_id = f"{chunk.id}:qa{i}"
+    def _add_qa(
+        self, result: ChunkResult, chunk: Chunk, i: int, raw: dict[str, object], source: _Source
+    ) -> None:
+        item_id = f"{chunk.id}:{source.prefix}qa{i}"
         if (qa := self._parse(result, item_id, QAItem, raw)) is None:
             return
         verdict = self.check.check_answer(
             qa.question, qa.answer, qa.evidence, chunk.text, chunk.section, chunk.document_articles
         )
         self._keep(
-            result, chunk, item_id, verdict, SampleKind.QA, qa.question, qa.answer, None, None, qa.evidence
-        )
+            result, chunk, item_id, verdict, SampleKind.QA, qa.question, qa.answer, None, None, qa.evidence,
+            source,
+        )  # fmt: skip
 
-    def _add_mcq(self, result: ChunkResult, chunk: Chunk, i: int, raw: dict[str, object]) -> None:
-        item_id = f"{chunk.id}:mcq{i}"
+    def _add_mcq(
+        self, result: ChunkResult, chunk: Chunk, i: int, raw: dict[str, object], source: _Source
+    ) -> None:
+        item_id = f"{chunk.id}:{source.prefix}mcq{i}"
         if (mcq := self._parse(result, item_id, MCQItem, raw)) is None:
             return
         verdict = self.check.check_mcq(
@@ -198,6 +237,7 @@ class SampleGenerator:
             mcq.choices,
             mcq.answer_index,
             mcq.evidence,
+            source,
         )
 
     def _keep(
@@ -212,6 +252,7 @@ class SampleGenerator:
         choices: list[str] | None,
         answer_index: int | None,
         evidence: str,
+        source: _Source,
     ) -> None:
         if not verdict.ok:
             failed = {c.name: c.detail for c in verdict.checks if not c.ok}
@@ -229,7 +270,7 @@ class SampleGenerator:
                 output=output.strip(),
                 choices=choices,
                 answer_index=answer_index,
-                provenance=self._provenance(chunk),
+                provenance=self._provenance(chunk, source),
                 scores=dict(verdict.scores),
                 evidence=evidence.strip(),
                 checks=verdict.checks,

@@ -103,7 +103,12 @@ def train_and_save(
     if trainer.is_world_process_zero():
         end = chat_end_token(tokenizer, settings.chat_end_token)
         finish_servable(tokenizer, settings.output, end)
-        summary = {**result.summary(), "settings": json.loads(settings.model_dump_json())}
+        # The loss history goes with the model, so a report can draw its curve without the checkpoints.
+        summary = {
+            **result.summary(),
+            "settings": json.loads(settings.model_dump_json()),
+            "log_history": [h for h in trainer.state.log_history if isinstance(h, dict)],
+        }
         (settings.output / SUMMARY).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
         check_servable(settings.output, end)
     return result
