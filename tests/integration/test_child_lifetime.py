@@ -88,7 +88,8 @@ def vllm_pids(marker: str) -> list[int]:
 
 def test_a_killed_run_leaves_no_teacher_behind_and_a_rerun_resumes(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    run = subprocess.Popen([CLI, "run", "--input", str(SAMPLE_POLICY), "--output", str(out), "--evolve-depth", "0"],
+    run = subprocess.Popen([CLI, "run", "--input", str(SAMPLE_POLICY), "--output", str(out), "--evolve-depth", "0",
+                            "--source", "llm", "--until", "export"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
         # SIGKILL while it generates: its local vLLM teacher is up and answering
@@ -99,10 +100,12 @@ def test_a_killed_run_leaves_no_teacher_behind_and_a_rerun_resumes(tmp_path: Pat
         run.wait()
     assert wait_until(lambda: not vllm_pids(str(out)), 40), f"teacher survived: {teacher}"
     # the same command again resumes and finishes (exit 0: everything carried as far as asked)
-    again = subprocess.run([CLI, "run", "--input", str(SAMPLE_POLICY), "--output", str(out), "--evolve-depth", "0"],
+    again = subprocess.run([CLI, "run", "--input", str(SAMPLE_POLICY), "--output", str(out), "--evolve-depth", "0",
+                            "--source", "llm", "--until", "export"],
                            capture_output=True, text=True, timeout=900)  # fmt: skip
     assert again.returncode == 0, again.stderr[-2000:]
     assert again.stderr.strip().splitlines()[-1].startswith("done in")
+    assert again.stdout.strip().splitlines()[-1] == f"summary: {out / 'summary.json'}"
     assert "already extracted" in again.stderr and not vllm_pids(str(out))
 
 

@@ -91,7 +91,7 @@ def test_cli_run_with_a_dead_teacher_exits_with_a_clear_message(tmp_path) -> Non
     url = f"http://127.0.0.1:{free_port()}/v1"
     proc = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "domainlm"), "run", "--input", str(SAMPLE_POLICY), "--output", str(tmp_path / "run"),
-         "--teacher-url", url, "--teacher-model", "m"],
+         "--until", "export", "--teacher-url", url, "--teacher-model", "m"],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert proc.returncode == 3, proc.stderr[-2000:]  # incomplete: the same command resumes

@@ -4,23 +4,19 @@ second reviewer's stale edit is refused and shown; screenshots are not blank; th
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from browser import chromium
 from PIL import Image
 from reviewweb import ADMIN, REVIEWER, human_run, serving, wiring
 
 from domainlm.review import ReviewStore
 
 pytestmark = pytest.mark.integration
-CHROMIUM = shutil.which("chromium")
-# Chromium as root on a machine without outside network: no sandbox, no background fetches.
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -34,14 +30,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Review
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if CHROMIUM is None:
-        pytest.skip("Debian's chromium is not installed (scripts/setup.sh installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield chromium
-        chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 class Reviewer:

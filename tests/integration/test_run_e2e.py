@@ -1,4 +1,5 @@
-"""`domainlm run` end to end on a real policy PDF, with the teacher it starts itself (vLLM on CPU)."""
+"""`domainlm run` end to end on a real policy PDF, with the LLM teacher it starts itself (vLLM on CPU),
+through the datasets (`--until export`; the whole loop is test_whole_loop.py)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,12 @@ CLI = str(ROOT / ".venv" / "bin" / "domainlm")
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([CLI, "run", *args], capture_output=True, text=True, timeout=1200)
+    proc = subprocess.run(
+        [CLI, "run", "--source", "llm", "--until", "export", *args],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     return proc
 

@@ -4,33 +4,23 @@ from __future__ import annotations
 
 import re
 
-from corpus import ROOT
+from corpus import SAMPLE_TEXT, text_pages
 from domainlm.chunking import ChunkSettings, StructureChunker
 from domainlm.funnel import Funnel
 from domainlm.records import Page
 
-TEXT = (ROOT / "examples" / "sample-policy.txt").read_text(encoding="utf-8")
-
-
-def pages(text: str = TEXT, per_page: int = 40) -> list[Page]:
-    lines = text.splitlines()
-    return [
-        Page(
-            source="p.pdf",
-            doc_id="d",
-            page=i // per_page + 1,
-            text="\n".join(lines[i : i + per_page]),
-            method="text-layer",
-        )
-        for i in range(0, len(lines), per_page)
-    ]
+TEXT = SAMPLE_TEXT
+pages = text_pages
 
 
 def test_chunks_follow_articles_and_know_their_pages_and_section() -> None:
     chunks = list(StructureChunker(ChunkSettings(max_tokens=256, min_tokens=0)).run(pages(), Funnel()))
     sections = [c.section for c in chunks]
     # The part (the main terms, named in the title line) leads the path, so riders are told apart.
-    assert "도메인LM 예시 상해보험 보통약관 > 제2관 보험금의 지급 > 제4조(보험금을 지급하지 않는 사유)" in sections
+    assert (
+        "도메인LM 예시 상해보험 보통약관 > 제2관 보험금의 지급 > 제4조(보험금을 지급하지 않는 사유)"
+        in sections
+    )
     assert all(c.tokens <= 256 for c in chunks)
     for c in chunks:
         # Text under an article's title belongs to that article: no other article heading inside.

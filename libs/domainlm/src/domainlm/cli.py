@@ -437,7 +437,9 @@ def run(
         ),
     ] = "auto",
     until: Annotated[str, typer.Option(help="last step: export | publish | serve")] = "serve",
-    no_train: Annotated[bool, typer.Option("--no-train", help="stop after the datasets (= --until export)")] = False,
+    no_train: Annotated[
+        bool, typer.Option("--no-train", help="stop after the datasets (= --until export)")
+    ] = False,
     base_model: Annotated[
         Path | None, typer.Option(help="base model directory [default: a tiny model built from the input]")
     ] = None,
@@ -445,11 +447,17 @@ def run(
         str, typer.Option(help="comma-separated base model dirs: the best on the held-out questions is used")
     ] = "",
     eval_set: Annotated[
-        Path | None, typer.Option(help="external questions to evaluate on too (JSON list or JSONL of question/answer)")
+        Path | None,
+        typer.Option(help="external questions to evaluate on too (JSON list or JSONL of question/answer)"),
     ] = None,
-    name: Annotated[str, typer.Option(help="the public model name in OUTPUT/registry and the server")] = "domainlm",
+    name: Annotated[
+        str, typer.Option(help="the public model name in OUTPUT/registry and the server")
+    ] = "domainlm",
     serve: Annotated[
-        bool, typer.Option("--serve", help="leave the published model's OpenAI-compatible endpoint running (Ctrl-C stops it)")
+        bool,
+        typer.Option(
+            "--serve", help="leave the published model's OpenAI-compatible endpoint running (Ctrl-C stops it)"
+        ),
     ] = False,
 ) -> None:
     """The whole loop in one process: PDFs → items (checked, reviewed, deduplicated, evolved) → SFT and DPO

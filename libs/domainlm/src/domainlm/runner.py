@@ -232,7 +232,9 @@ class PipelineRun:
             structure.prepare(chunks)  # whole documents: distractors come from their other articles
         # Unless set, the judge is on with a configured teacher and off with the embedded tiny one.
         judge = build_judge(self.settings.judge, self.settings.teacher, teacher) if teacher else None
-        generator = SampleGenerator(teacher, self.settings.generate, cache=ledger, judge=judge, structure=structure)
+        generator = SampleGenerator(
+            teacher, self.settings.generate, cache=ledger, judge=judge, structure=structure
+        )
         results = {
             r.chunk_id: r for r in self._bar(generator.results(chunks), "generate", len(chunks), "chunk")
         }
@@ -339,14 +341,24 @@ class PipelineRun:
         summary = self.funnel.summary()
         self.funnel.dump(self.out / "funnel.json")
         seconds = time.monotonic() - start
-        extra: dict[str, Any] = {"counts": counts, "seconds": round(seconds, 1), "stage_seconds": self.seconds}
+        extra: dict[str, Any] = {
+            "counts": counts,
+            "seconds": round(seconds, 1),
+            "stage_seconds": self.seconds,
+        }
         if judged := judge_costs(samples):
             extra["judge"] = judged
         extra["source"] = self.source()
         extra["coverage"] = coverage(chunks, final)
         extra["teachers"] = _per_teacher(samples, final)
+        if self.source() in ("structure", "both"):
+            extra["teachers"].setdefault("structure", {})["note"] = _structure_note(
+                extra["coverage"], len(chunks)
+            )
         if self.source() == "structure" and self.settings.evolve.depth:
-            extra["evolve_note"] = "Evolution was skipped: Evol-Instruct needs an LLM teacher and none was given."
+            extra["evolve_note"] = (
+                "Evolution was skipped: Evol-Instruct needs an LLM teacher and none was given."
+            )
         if self._local_teacher:
             extra["note"] = (
                 "The teacher was the local tiny model with random weights (no --teacher-url given): it proves "
@@ -369,3 +381,12 @@ def _per_teacher(generated: list[Sample], kept: list[Sample]) -> dict[str, dict[
             row = out.setdefault(key, {})
             row[f"{label}_{s.kind.value}"] = row.get(f"{label}_{s.kind.value}", 0) + 1
     return out
+
+
+def _structure_note(cov: dict[str, Any], chunks: int) -> str:
+    """What the structure generator could and could not do with the input, for the report."""
+    if not cov["articles"]:
+        return (f"no articles (제N조) found in {chunks} chunk(s): the structure generator writes items only "
+                "from a policy's own articles; an LLM teacher (--teacher-url) can write items from any text")  # fmt: skip
+    return (f"items kept for {cov['articles_with_items']} of {cov['articles']} articles"
+            + (f"; none for {', '.join(cov['missing'][:5])}" if cov["missing"] else ""))  # fmt: skip

@@ -15,22 +15,29 @@ from domainlm.records import Sample
 SUMMARY_VERSION = 1
 
 
-def peak_memory_mib() -> dict[str, float]:
-    """Peak resident memory of this process and, separately, of its largest finished child (vLLM)."""
+def peak_memory_mib(served: dict[str, Any]) -> dict[str, float]:
+    """Peak resident memory of the run's own process, and of the vLLM server it started to answer
+    (its process tree, measured before it stopped). They do not overlap much in time: training ends
+    before serving starts, so the larger one bounds what the machine needed."""
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {"process": round(own, 1), "largest_child": round(kids, 1)}
+    return {"process": round(own, 1), "vllm_server": float(served.get("server_peak_mib", 0.0))}
 
 
 def build_summary(run: Any, training: dict[str, Any] | None) -> dict[str, Any]:
     """The summary of one run: `run` is the data half's RunResult, `training` the loop's summary."""
     extra = run.extra
     training = training or {}
-    published = training.get("published") or {"published": False, "reason": "training was not run"}
+    published = training.get("published") or {
+        "published": False,
+        "reason": training.get("skipped")
+        or ("training was not run (--until export)" if not training else ""),
+    }
     return {
         "version": SUMMARY_VERSION,
         "counts": run.counts,
-        "stages": {k: {"in": v["in"], "out": v["out"], "rejected": v["rejected"]} for k, v in run.funnel.items()},
+        "stages": {
+            k: {"in": v["in"], "out": v["out"], "rejected": v["rejected"]} for k, v in run.funnel.items()
+        },
         "source": extra.get("source"),
         "teachers": extra.get("teachers", {}),
         "coverage": extra.get("coverage", {}),
@@ -41,7 +48,7 @@ def build_summary(run: Any, training: dict[str, Any] | None) -> dict[str, Any]:
         },
         "served": training.get("served", {}),
         "seconds": {**extra.get("stage_seconds", {}), **training.get("seconds", {})},
-        "peak_memory_mib": peak_memory_mib(),
+        "peak_memory_mib": peak_memory_mib(training.get("served", {})),
     }
 
 
@@ -118,8 +125,18 @@ def write_html(out: Path, summary: dict[str, Any], samples: list[Sample]) -> Pat
         [k, v["in"], v["out"], ", ".join(f"{r}: {n}" for r, n in v["rejected"].items()) or "-"]
         for k, v in summary["stages"].items()]))  # fmt: skip
     parts.append("<h2>Items per source</h2>")
-    kinds = sorted({k for row in summary["teachers"].values() for k in row})
-    parts.append(_table(["source", *kinds], [[t, *(row.get(k, 0) for k in kinds)] for t, row in summary["teachers"].items()]))
+    kinds = sorted({k for row in summary["teachers"].values() for k in row if k != "note"})
+    parts.append(
+        _table(
+            ["source", *kinds],
+            [[t, *(row.get(k, 0) for k in kinds)] for t, row in summary["teachers"].items()],
+        )
+    )
+    parts += [
+        f"<p>{html.escape(t)}: {html.escape(row['note'])}</p>"
+        for t, row in summary["teachers"].items()
+        if row.get("note")
+    ]
     cov = summary["coverage"]
     if cov:
         parts.append("<h2>Coverage</h2>")
@@ -140,14 +157,24 @@ def write_html(out: Path, summary: dict[str, Any], samples: list[Sample]) -> Pat
     for key, title in (("held_out", "held-out questions"), ("eval_set", "external set")):
         if key in ev:
             parts.append(f"<h3>{title}</h3>")
-            parts.append(_table(["model", "questions", "perplexity ↓", "char-F1", "ROUGE-L"], eval_rows(ev[key])))
+            parts.append(
+                _table(["model", "questions", "perplexity ↓", "char-F1", "ROUGE-L"], eval_rows(ev[key]))
+            )
     if answers := summary.get("served", {}).get("answers"):
         parts.append("<h2>The served model answers</h2>")
-        parts.append(_table(["question", "expected", "served model"], [[a["question"], a["expected"], a["answer"]] for a in answers]))
+        parts.append(
+            _table(
+                ["question", "expected", "served model"],
+                [[a["question"], a["expected"], a["answer"]] for a in answers],
+            )
+        )
     parts.append("<h2>Ten items with their provenance</h2>")
     for s in examples(samples):
         p = s.provenance
-        choices = "".join(f"<li>{'✔ ' if i == s.answer_index else ''}{html.escape(c)}</li>" for i, c in enumerate(s.choices or []))
+        choices = "".join(
+            f"<li>{'✔ ' if i == s.answer_index else ''}{html.escape(c)}</li>"
+            for i, c in enumerate(s.choices or [])
+        )
         parts.append(f"<div class='item'><p><strong>Q.</strong> {html.escape(s.instruction)}</p>"
                      + (f"<ol>{choices}</ol>" if choices else f"<p><strong>A.</strong> {html.escape(s.output)}</p>")
                      + f"<p class='prov'>{html.escape(p.source)} p.{','.join(map(str, p.pages))} · {html.escape(p.section)}"
@@ -155,8 +182,8 @@ def write_html(out: Path, summary: dict[str, Any], samples: list[Sample]) -> Pat
     parts.append("<h2>Time and memory</h2>")
     parts.append(_table(["stage", "seconds"], [[k, v] for k, v in summary["seconds"].items()]))
     mem = summary["peak_memory_mib"]
-    parts.append(f"<p>Peak memory: {mem['process']:.0f} MiB in the run's process, {mem['largest_child']:.0f} MiB "
-                 "in its largest child (a vLLM server).</p></body></html>")  # fmt: skip
+    parts.append(f"<p>Peak memory: {mem['process']:.0f} MiB in the run's process, {mem['vllm_server']:.0f} MiB "
+                 "in the vLLM server it started.</p></body></html>")  # fmt: skip
     path = out / "report.html"
     path.write_text("\n".join(parts), encoding="utf-8")
     return path
@@ -180,13 +207,18 @@ def markdown_sections(summary: dict[str, Any]) -> list[str]:
         lines += [ev["skipped"], ""]
     for key in ("held_out", "eval_set"):
         if key in ev:
-            lines += [f"| {key} | questions | perplexity ↓ | char-F1 | ROUGE-L |", "|---|---:|---:|---:|---:|"]
+            lines += [
+                f"| {key} | questions | perplexity ↓ | char-F1 | ROUGE-L |",
+                "|---|---:|---:|---:|---:|",
+            ]
             lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in eval_rows(ev[key])] + [""]
     lines += [f"Published: {pub.get('name')} {pub.get('version')} at `{pub.get('path')}`" if pub.get("published")
               else f"Nothing published: {pub.get('reason')}", ""]  # fmt: skip
     if answers := summary.get("served", {}).get("answers"):
         lines += ["| question | expected | served model |", "|---|---|---|"]
-        lines += [f"| {a['question']} | {a['expected']} | {a['answer']} |".replace("\n", " ") for a in answers] + [""]
+        lines += [
+            f"| {a['question']} | {a['expected']} | {a['answer']} |".replace("\n", " ") for a in answers
+        ] + [""]
     return lines
 
 
@@ -196,8 +228,12 @@ def write_all(out: Path, run: Any, training: dict[str, Any] | None, samples: lis
     for method in ("sft", "dpo"):
         points = summary["training"].get(method, {}).get("loss") or []
         loss_chart(points, f"{method.upper()} training loss", out / f"{method}-loss.png")
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (out / "summary.json").write_text(
+        json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     write_html(out, summary, samples)
     md = out / "report.md"
-    md.write_text(md.read_text(encoding="utf-8") + "\n".join(markdown_sections(summary)) + "\n", encoding="utf-8")
+    md.write_text(
+        md.read_text(encoding="utf-8") + "\n".join(markdown_sections(summary)) + "\n", encoding="utf-8"
+    )
     return summary

@@ -27,10 +27,14 @@ class LoopSettings(BaseModel):
     base model (`base_model`/`base_candidates`) the field's defaults apply instead (see `real_*`)."""
 
     base_model: Path | None = Field(None, description="start from this model directory")
-    base_candidates: list[str] = Field(default_factory=list, description="choose among these by held-out score")
+    base_candidates: list[str] = Field(
+        default_factory=list, description="choose among these by held-out score"
+    )
     held_out_share: float = Field(0.15, ge=0.0, lt=1.0)
     min_held_out: int = Field(3, description="fewer held-out questions than this cannot gate a publication")
-    eval_set: Path | None = Field(None, description="external questions (JSON list or JSONL of question/answer)")
+    eval_set: Path | None = Field(
+        None, description="external questions (JSON list or JSONL of question/answer)"
+    )
     name: str = Field("domainlm", description="the public model name in the registry and the server")
     serve_questions: int = Field(3, description="held-out questions asked of the served model")
     tiny_epochs: float = 30.0
@@ -61,13 +65,20 @@ def _save(path: Path, data: Any) -> Any:
 def external_questions(path: Path) -> list[dict[str, Any]]:
     """An external eval set as SFT rows: a JSON list or JSONL of {question, answer} (or SFT rows)."""
     text = path.read_text(encoding="utf-8").strip()
-    rows = json.loads(text) if text.startswith("[") else [json.loads(ln) for ln in text.splitlines() if ln.strip()]
+    rows = (
+        json.loads(text)
+        if text.startswith("[")
+        else [json.loads(ln) for ln in text.splitlines() if ln.strip()]
+    )
     out = []
     for i, r in enumerate(rows):
         if "messages" in r:
             out.append(r)
         elif r.get("question") and r.get("answer"):
-            messages = [{"role": "user", "content": r["question"]}, {"role": "assistant", "content": r["answer"]}]
+            messages = [
+                {"role": "user", "content": r["question"]},
+                {"role": "assistant", "content": r["answer"]},
+            ]
             out.append({"id": r.get("id", f"q{i}"), "messages": messages})
         else:
             raise ValueError(f"{path}: row {i + 1} has neither messages nor question/answer")
@@ -75,7 +86,9 @@ def external_questions(path: Path) -> list[dict[str, Any]]:
 
 
 class TrainLoop:
-    def __init__(self, out: Path, settings: LoopSettings, corpus: Callable[[], Iterable[str]], log: Log) -> None:
+    def __init__(
+        self, out: Path, settings: LoopSettings, corpus: Callable[[], Iterable[str]], log: Log
+    ) -> None:
         self.out, self.s, self.corpus, self.log = out, settings, corpus, log
         self.dir = out / "train"
         self.seconds: dict[str, float] = {}
@@ -95,7 +108,10 @@ class TrainLoop:
         sft = list(read_rows(self.out / "export" / "sft.jsonl"))
         dpo = list(read_rows(self.out / "export" / "dpo.jsonl"))
         train, held = split_held_out(sft, self.s.held_out_share, "section")
-        held_groups = {json.dumps(r.get("provenance", {}).get("section")) + str(r.get("provenance", {}).get("doc_id")) for r in held}
+        held_groups = {
+            json.dumps(r.get("provenance", {}).get("section")) + str(r.get("provenance", {}).get("doc_id"))
+            for r in held
+        }
         dpo_train = [
             r for r in dpo
             if json.dumps(r.get("provenance", {}).get("section")) + str(r.get("provenance", {}).get("doc_id")) not in held_groups
@@ -197,7 +213,9 @@ class TrainLoop:
         try:
             result = publish(final, registry, self.s.name, self.dir / "held-out.jsonl", [base], log=self.log)
         except PublishRefused as e:
-            return _save(done, {"published": False, "reason": str(e).splitlines()[0], "source": str(final.resolve())})
+            return _save(
+                done, {"published": False, "reason": str(e).splitlines()[0], "source": str(final.resolve())}
+            )
         info = {
             "published": True, "name": self.s.name, "version": result.version,
             "path": str(result.path.resolve()), "gate": result.gate.to_dict(), "source": str(final.resolve()),
@@ -220,15 +238,23 @@ class TrainLoop:
             with httpx.Client(base_url=server.base_url, timeout=120) as client:
                 for row in held:
                     prompt = row["messages"][:-1]
-                    r = client.post("/chat/completions", json={"model": self.s.name, "messages": prompt,
-                                                               "temperature": 0, "max_tokens": self.s.max_new_tokens})
+                    r = client.post(
+                        "/chat/completions",
+                        json={
+                            "model": self.s.name,
+                            "messages": prompt,
+                            "temperature": 0,
+                            "max_tokens": self.s.max_new_tokens,
+                        },
+                    )
                     r.raise_for_status()
                     answers.append({"question": prompt[-1]["content"], "expected": row["messages"][-1]["content"],
                                     "answer": r.json()["choices"][0]["message"]["content"]})  # fmt: skip
         except BaseException:
             server.stop()
             raise
-        result: dict[str, Any] = {"base_url": server.base_url, "model": self.s.name, "answers": answers}
+        result: dict[str, Any] = {"base_url": server.base_url, "model": self.s.name, "answers": answers,
+                                  "server_peak_mib": tree_peak_mib(server.pid)}  # fmt: skip
         if keep:
             result["server"] = server
         else:
@@ -258,14 +284,23 @@ class TrainLoop:
         if split["held_out"] < self.s.min_held_out:
             summary["eval"] = {"skipped": f"held-out split too small to evaluate: {split['held_out']} "
                                           f"question(s), {self.s.min_held_out} needed"}  # fmt: skip
-            summary["published"] = {"published": False, "reason": "nothing is published without an evaluation"}
+            summary["published"] = {
+                "published": False,
+                "reason": "nothing is published without an evaluation",
+            }
             return self._finish(summary)
         models = {"base": base, "sft": self.dir / "sft", **({"dpo": final} if dpo is not None else {})}
-        summary["eval"] = {"held_out": self._timed("evaluate", lambda: self.evaluate(models, self.dir / "held-out.jsonl", "held-out"))}
+        summary["eval"] = {
+            "held_out": self._timed(
+                "evaluate", lambda: self.evaluate(models, self.dir / "held-out.jsonl", "held-out")
+            )
+        }
         if self.s.eval_set is not None:
             ext = self.dir / "eval-set.jsonl"
             write_rows(ext, external_questions(self.s.eval_set))
-            summary["eval"]["eval_set"] = self._timed("evaluate", lambda: self.evaluate(models, ext, "eval-set"))
+            summary["eval"]["eval_set"] = self._timed(
+                "evaluate", lambda: self.evaluate(models, ext, "eval-set")
+            )
             summary["eval"]["eval_set_file"] = str(self.s.eval_set)
         published = self._timed("publish", lambda: self.publish(final, base))
         summary["published"] = published
@@ -279,6 +314,27 @@ class TrainLoop:
     def _finish(self, summary: dict[str, Any]) -> dict[str, Any]:
         summary["seconds"] = dict(self.seconds)
         return summary
+
+
+def tree_peak_mib(pid: int) -> float:
+    """Peak resident memory (VmHWM) summed over a process and its descendants (vLLM runs its engine
+    in a child process), in MiB; 0 where /proc cannot say."""
+    total = 0
+    pids = [pid]
+    try:
+        import psutil
+
+        pids += [c.pid for c in psutil.Process(pid).children(recursive=True)]
+    except Exception:
+        pass
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return round(total / 1024, 1)
 
 
 def _train_view(summary: dict[str, Any]) -> dict[str, Any]:

@@ -35,7 +35,9 @@ _PART_TITLE = re.compile(r"^\s*(제\s*\d+\s*관[^\n]{0,60})")
 
 # A title followed by a particle is a citation that a line break put first ("제3조(의료기관)의 규정에
 # 따른"), not a heading.
-_CITATION = re.compile(r"^\s*제\s*\d+\s*조(?:\s*의\s*\d+)?\s*[(（【\[][^)）】\]\n]{0,60}[)）】\]]\s*(?:의|에|에서|을|를|과|와|및|에\s*따)\s")
+_CITATION = re.compile(
+    r"^\s*제\s*\d+\s*조(?:\s*의\s*\d+)?\s*[(（【\[][^)）】\]\n]{0,60}[)）】\]]\s*(?:의|에|에서|을|를|과|와|및|에\s*따)\s"
+)
 
 # A part of the document: the main terms (보통약관) or one rider (특별약관/특약), alone on its line and
 # optionally numbered (`3) 가족 운전자한정 특별약관`, `xx. 실손의료보험 중지 및 재개 특별약관`).
@@ -74,7 +76,11 @@ def book_title(line: str) -> str | None:
         return None
     title = re.sub(r"\s+", " ", m.group("title")).strip()
     # A sentence broken before "이 특별약관" / "보통약관" is prose, not a heading.
-    if len(title) < 4 or re.search(r"목\s*차", title) or re.search(r"(?:^|\s)(?:이|그|본|각|해당|당사의|에|를|을)\s*(?:보통약관|특별약관|특약)$", title):
+    if (
+        len(title) < 4
+        or re.search(r"목\s*차", title)
+        or re.search(r"(?:^|\s)(?:이|그|본|각|해당|당사의|에|를|을)\s*(?:보통약관|특별약관|특약)$", title)
+    ):
         return None
     if re.search(r"(?:에|을|를|의|로|는|은|이|가|고|며|여|서)\s", title + " ") and len(title.split()) > 6:
         return None

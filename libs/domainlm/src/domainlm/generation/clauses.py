@@ -105,7 +105,9 @@ def _add_line(article: Article, line: str) -> None:
         article.paragraphs[-1].lines.append(line)
     else:
         # A wrapped line continues the line before it (PDF text layers break lines mid-sentence).
-        article.paragraphs[-1].lines[-1] += ("" if _joins_tight(article.paragraphs[-1].lines[-1]) else " ") + line
+        article.paragraphs[-1].lines[-1] += (
+            "" if _joins_tight(article.paragraphs[-1].lines[-1]) else " "
+        ) + line
 
 
 def _joins_tight(previous: str) -> bool:

@@ -33,7 +33,9 @@ def document_articles(chunks: Iterable[Chunk]) -> set[tuple[str, str, str]]:
 
 def _item_article(sample: Sample) -> tuple[str, str, str] | None:
     # Structure items name their article at the start of the question; others by their chunk's section.
-    where = sample.instruction if sample.provenance.teacher_model == "structure" else sample.provenance.section
+    where = (
+        sample.instruction if sample.provenance.teacher_model == "structure" else sample.provenance.section
+    )
     key = article_key(where.split(" > ")[-1]) if " > " in where else article_key(where)
     if key is None:
         return None
@@ -72,7 +74,9 @@ def referenced_articles(answers: Iterable[str]) -> set[str]:
     return keys
 
 
-def question_set_coverage(questions: Sequence[dict[str, Any]], samples: Sequence[Sample], part: str = "") -> dict[str, Any]:
+def question_set_coverage(
+    questions: Sequence[dict[str, Any]], samples: Sequence[Sample], part: str = ""
+) -> dict[str, Any]:
     """Share of the articles a question set rests on that have at least one kept item (in `part`, the
     document part the questions are about, e.g. the main terms; any part when empty)."""
     wanted = referenced_articles(str(q.get("answer", "")) for q in questions)

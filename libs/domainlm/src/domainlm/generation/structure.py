@@ -106,7 +106,9 @@ class StructureItems:
     def _ask(self, kind: str, article: Article, **values: str) -> str:
         return self.templates[kind].substitute(where=article.where, para=values.pop("para", ""), **values)
 
-    def _article_items(self, chunk: Chunk, article: Article) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def _article_items(
+        self, chunk: Chunk, article: Article
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """(QA items, multiple-choice items) of one article. Each sentence feeds one item at most: two
         items resting on one sentence would be near-duplicates that dedup removes anyway."""
         s, qa, used = self.settings, [], set()
@@ -136,7 +138,7 @@ class StructureItems:
             if len(wrong) < s.choices - 1:
                 break
             at = int(content_id(chunk.id, correct), 16) % s.choices  # the answer's place, stable
-            mcq.append({"question": self._ask("mcq", article), "choices": wrong[:at] + [correct] + wrong[at:],
+            mcq.append({"question": self._ask("mcq", article), "choices": [*wrong[:at], correct, *wrong[at:]],
                         "answer_index": at, "evidence": correct})  # fmt: skip
             used.add(correct)
         # What the article says: its first sentence that no other item rests on (a list's lead says
@@ -160,7 +162,10 @@ class StructureItems:
             if heading == article.heading or sentence in seen:
                 continue
             seen.add(sentence)
-            if jaccard(sentence, correct) > s.max_distractor_overlap or containment(sentence, chunk.text) > 0.5:
+            if (
+                jaccard(sentence, correct) > s.max_distractor_overlap
+                or containment(sentence, chunk.text) > 0.5
+            ):
                 continue
             ranked.append((abs(len(sentence) - len(correct)) // 15, content_id(correct, sentence), sentence))
         return [x for _, _, x in sorted(ranked)[: s.choices - 1]]
