@@ -199,7 +199,7 @@ def markdown_sections(summary: dict[str, Any]) -> list[str]:
         t = training.get(method, {})
         if t.get("steps"):
             lines += [f"- {method.upper()}: {t['rows']} rows, {t['steps']} steps in {t['seconds']} s, loss "
-                      f"{t['first_loss']} → {t['last_loss']} (![{method} loss]({method}-loss.png))"]  # fmt: skip
+                      f"{t['first_loss']:.3f} → {t['last_loss']:.3f} (![{method} loss]({method}-loss.png))"]  # fmt: skip
         elif t.get("skipped"):
             lines += [f"- {method.upper()}: {t['skipped']}"]
     lines.append("")

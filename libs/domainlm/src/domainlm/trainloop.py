@@ -38,7 +38,7 @@ class LoopSettings(BaseModel):
     name: str = Field("domainlm", description="the public model name in the registry and the server")
     serve_questions: int = Field(3, description="held-out questions asked of the served model")
     tiny_epochs: float = 30.0
-    tiny_lr: float = 3e-3
+    tiny_lr: float = 1e-3
     tiny_dpo_lr: float = 1e-4
     tiny_dpo_epochs: float = 3.0
     real_epochs: float = 3.0
