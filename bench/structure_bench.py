@@ -18,7 +18,6 @@ import json
 import re
 import time
 from collections import Counter
-from pathlib import Path
 
 from domainlm.chunking import StructureChunker
 from domainlm.extract import PdfExtractor
@@ -52,7 +51,9 @@ def baseline(chunks: list[Chunk]) -> list[Sample]:
 
 def names_part_and_article(sample: Sample) -> bool:
     book = book_of(sample.provenance.section)
-    return bool(re.search(r"제\d+조(?:의\d+)?\(", sample.instruction)) and (not book or sample.instruction.startswith(book))
+    return bool(re.search(r"제\d+조(?:의\d+)?\(", sample.instruction)) and (
+        not book or sample.instruction.startswith(book)
+    )
 
 
 def main() -> None:

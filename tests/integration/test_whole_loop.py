@@ -7,10 +7,12 @@ structure runs to the end and says why nothing was published. The report opens i
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from browser import chromium
 from pypdf import PdfReader, PdfWriter
@@ -90,6 +92,23 @@ def test_the_main_command_on_the_sample_policy_and_its_report_in_chromium(tmp_pa
     assert again.returncode == 0, again.stderr[-3000:]
     assert "already extracted" in again.stderr and "train_runtime" not in again.stderr
     assert json.loads((out / "summary.json").read_text())["published"]["version"] == "v0001"
+
+    # --serve leaves the published model's endpoint up, prints how to query it, and stops on Ctrl-C.
+    serving = subprocess.Popen([CLI, "run", "--input", str(SAMPLE_POLICY.parent), "--output", str(out), "--serve"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert serving.stderr is not None
+        curl = next(line for line in serving.stderr if line.strip().startswith("curl "))
+        base_url = curl.split()[1].removesuffix("/chat/completions")
+        reply = httpx.post(f"{base_url}/chat/completions", timeout=60, json={
+            "model": "domainlm", "messages": [{"role": "user", "content": "보험금은 언제 지급하나요?"}], "max_tokens": 16})  # fmt: skip
+        assert reply.status_code == 200 and reply.json()["choices"][0]["message"]["content"]
+    finally:
+        serving.send_signal(signal.SIGINT)
+        rest, _ = serving.communicate(timeout=60)
+    assert serving.returncode == 0 and rest.strip().splitlines()[-1] == f"summary: {out / 'summary.json'}"
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{base_url}/models", timeout=5)
 
 
 def test_corpus_05_and_an_excerpt_of_corpus_13(tmp_path: Path) -> None:

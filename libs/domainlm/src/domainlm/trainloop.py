@@ -270,6 +270,14 @@ class TrainLoop:
         if split["sft_train"] == 0:
             summary["skipped"] = "no SFT rows to train on: the factory kept no item"
             return self._finish(summary)
+        if split["held_out"] < self.s.min_held_out:
+            # Nothing could pass the gate unevaluated, so nothing is trained for it either.
+            reason = (f"held-out split too small to evaluate: {split['held_out']} question(s), "
+                      f"{self.s.min_held_out} needed")  # fmt: skip
+            summary["skipped"] = reason
+            summary["eval"] = {"skipped": reason}
+            summary["published"] = {"published": False, "reason": reason}
+            return self._finish(summary)
         base, how = self._timed("base", self.base)
         summary["base"] = {"path": str(base), "chosen": how}
         sft = self._timed("sft", lambda: self.sft(base, how))
@@ -281,14 +289,6 @@ class TrainLoop:
             final = self.dir / "dpo"
         else:
             summary["dpo"] = {"skipped": "no DPO rows outside the held-out sections"}
-        if split["held_out"] < self.s.min_held_out:
-            summary["eval"] = {"skipped": f"held-out split too small to evaluate: {split['held_out']} "
-                                          f"question(s), {self.s.min_held_out} needed"}  # fmt: skip
-            summary["published"] = {
-                "published": False,
-                "reason": "nothing is published without an evaluation",
-            }
-            return self._finish(summary)
         models = {"base": base, "sft": self.dir / "sft", **({"dpo": final} if dpo is not None else {})}
         summary["eval"] = {
             "held_out": self._timed(

@@ -76,6 +76,10 @@ def _running_lines(pages: list[Page], share: float) -> set[str]:
     return {ln for ln, n in counts.items() if n >= share * len(pages) and len(ln) < 80}
 
 
+# A table-of-contents entry: a title, a run of leader dots, a page number ("제1조(목적) ······ 9").
+_CONTENTS_LINE = re.compile(r"(?:[·.…‥・]\s*){5,}\s*-?\s*\d{1,4}\s*-?\s*$")
+
+
 def _lines(pages: list[Page], share: float) -> Iterator[tuple[str, int]]:
     running = _running_lines(pages, share)
     for page in pages:
@@ -83,8 +87,25 @@ def _lines(pages: list[Page], share: float) -> Iterator[tuple[str, int]]:
             line = raw.strip()
             if not line or re.sub(r"\d+", "#", line) in running or re.fullmatch(r"[-–—\s\d]+", line):
                 continue
+            if _CONTENTS_LINE.search(line):
+                continue  # the contents list the articles; their text is where they are
             for piece in split_inline_markers(line):
                 yield piece.strip(), page.page
+
+
+def _front_matter_untitled(
+    articles: list[tuple[_Piece, list[list[_Atom]]]],
+) -> list[tuple[_Piece, list[list[_Atom]]]]:
+    """Headings before the document's first part are front matter (a summary, a glossary, notes for
+    the buyer) quoting articles, not the articles: their text keeps no article title. Unless they
+    start at 제1조, which means a part whose title was not recognised."""
+    first = next((i for i, (piece, _) in enumerate(articles) if piece.part), None)
+    if not first:
+        return articles
+    before = [t for piece, _ in articles[:first] for t in piece.titles]
+    if any(re.match(r"제\s*1\s*조(?!\s*의)", t) for t in before):
+        return articles
+    return [(_Piece("", []), segs) for piece, segs in articles[:first]] + articles[first:]
 
 
 def _first_book(pages: list[Page]) -> str:
@@ -175,7 +196,7 @@ class StructureChunker:
             elif level is not None and current[1][-1]:
                 current[1].append([])
             current[1][-1].append(_Atom(line, page))
-        return articles
+        return _front_matter_untitled(articles)
 
     def _split_long(self, articles: list[tuple[_Piece, list[list[_Atom]]]]) -> Iterator[_Piece]:
         limit = self.settings.max_tokens

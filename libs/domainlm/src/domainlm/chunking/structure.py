@@ -96,8 +96,10 @@ def heading_title(line: str, level: Level) -> str:
     """The title a heading line carries: `제3조(보상하는 손해)` or `제2관 보험금의 지급`."""
     pattern = _ARTICLE_TITLE if level == Level.ARTICLE else _PART_TITLE
     m = pattern.match(line)
-    text = m.group(1) if m else line.strip()[:60]
-    return re.sub(r"\s+", " ", text).strip()
+    text = re.sub(r"\s+", " ", m.group(1) if m else line.strip()[:60]).strip()
+    if level == Level.ARTICLE:  # one spelling per article: 제 3 조 (…) and 제3조(…) are the same place
+        text = re.sub(r"^제\s*(\d+)\s*조(?:\s*의\s*(\d+))?\s*", lambda n: f"제{n[1]}조" + (f"의{n[2]}" if n[2] else ""), text)
+    return text
 
 
 def split_inline_markers(line: str) -> list[str]:
