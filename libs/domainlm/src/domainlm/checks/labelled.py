@@ -117,7 +117,9 @@ def _restate(rng: random.Random, section: str, sentence: str) -> str:
             body = body.replace(a, b)
         return body
     if way == 1:
-        return f"{section.split('(')[0]}에 따르면, {body}"
+        return (
+            f"{section.split(' > ')[-1].split('(')[0]}에 따르면, {body}"  # the article, as a teacher names it
+        )
     if way == 2:
         negative = bool(re.search(r"(않|아니하|없)습니다\.?$", body))
         return f"{'아니요' if negative else '네'}, {body}"
@@ -213,7 +215,7 @@ def _from_chunk(
 
 
 def _lists(rng: random.Random, chunk: Chunk) -> Iterator[LabelledItem]:
-    for block in list_blocks(chunk.text)[:1]:
+    for block in list_blocks(chunk.text, paragraphs=False)[:1]:  # ①② are 항, not list items
         heads = [" ".join(re.split(r"[.:(]|다만", b)[0].split()) for b in block]
         if not 3 <= len(heads) <= 8 or not all(4 <= len(h) <= 40 for h in heads):
             continue  # paragraphs (①②), not a list of named items
@@ -224,10 +226,18 @@ def _lists(rng: random.Random, chunk: Chunk) -> Iterator[LabelledItem]:
         if start < 0 or end < 0 or end + len(block[-1]) - start > 600:
             continue
         evidence = chunk.text[max(0, start - 3) : end + len(block[-1])]
-        yield _item(chunk, "correct", q, f"{topic}은(는) {', '.join(heads)}입니다.", evidence)
-        drop = rng.randrange(len(heads))
-        kept = [h for n, h in enumerate(heads) if n != drop]
-        yield _item(chunk, "dropped-item", q, f"{topic}은(는) {', '.join(kept)}입니다.", evidence)
+        # Listed as the source lists them (what a teacher and the structure generator write); the
+        # corrupted copy drops one item and numbers the rest again.
+        items = [" ".join(b.split()) for b in block]
+        yield _item(chunk, "correct", q, _numbered(items), evidence)
+        drop = rng.randrange(len(items))
+        yield _item(
+            chunk, "dropped-item", q, _numbered([h for n, h in enumerate(items) if n != drop]), evidence
+        )
+
+
+def _numbered(items: list[str]) -> str:
+    return "\n".join(f"{n}. {item}" for n, item in enumerate(items, 1))
 
 
 def _mcqs(rng: random.Random, chunk: Chunk, sents: list[str]) -> Iterator[LabelledItem]:

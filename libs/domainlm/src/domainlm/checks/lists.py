@@ -73,12 +73,19 @@ def dropped_items(answer: str, source: str, min_item_support: float = 0.7) -> st
     not say that it gives only some of them.
     """
     said = char_ngrams(answer)
+    # An answer written as a numbered list is matched item by item: a source item counts as named only
+    # when one answer item names it, so words an item shares with its neighbours cannot stand in for it.
+    answer_items = [char_ngrams(_head(item)) for b in list_blocks(answer, paragraphs=False) for item in b]
     # ①② are paragraphs (항) of an article, not the items of a list.
     for block in list_blocks(source, paragraphs=False):
-        # 등 inside an item's own name (암호화 등 처리방법) is not the answer hedging.
-        if len(_HEDGE.findall(answer)) > sum(len(_HEDGE.findall(_head(item))) for item in block):
+        # 등 inside an item (암호화 등 처리방법, 심신상실 등으로) is not the answer hedging.
+        if len(_HEDGE.findall(answer)) > sum(len(_HEDGE.findall(item)) for item in block):
             continue
-        covered = [share >= min_item_support for share in _named_shares(block, said)]
+        if len(answer_items) >= 2:
+            shares = [max(col) for col in zip(*(_named_shares(block, a) for a in answer_items), strict=True)]
+        else:
+            shares = _named_shares(block, said)
+        covered = [share >= min_item_support for share in shares]
         if sum(covered) >= 2 and not all(covered):
             missing = [_head(item) for item, c in zip(block, covered, strict=True) if not c]
             return f"list-incomplete: {sum(covered)} of {len(block)} items; missing {missing[0]!r}"

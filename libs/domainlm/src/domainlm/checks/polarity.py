@@ -14,6 +14,19 @@ _SENTENCE = re.compile(r"(?<=[다요][.?!])\s*|\n+")
 _WRAP = re.compile(r"\n(?!\s*(?:\d{1,2}\.|[가-하]\.|[①-⑳]|\d{1,2}\)|\[))")
 
 
+# "제30조에 따르면", "약관에 따라": where a claim comes from, not a claim that one follows something.
+_ACCORDING = re.compile(r"(?<=[가-힣0-9)])\s*(?:에|에서)\s*(?:따르면|의하면)\s*,?")
+
+
+def without_sources(text: str) -> str:
+    """The text with its "according to …" phrases reduced to their noun.
+
+    >>> without_sources("제30조에 따르면, 계약을 해지할 수 있습니다.")
+    '제30조  계약을 해지할 수 있습니다.'
+    """
+    return _ACCORDING.sub(" ", text)
+
+
 def sentences(text: str) -> list[str]:
     r"""Sentences and list items, with the PDF's line wraps joined.
 
@@ -35,10 +48,10 @@ def polarity_conflict(answer: str, source: str, reader: PredicateReader, given: 
     Predicates the answer repeats from `given` (the question, the article title: 보상하지 않는 손해는 …)
     frame the answer rather than claim anything, and are not compared.
     """
-    by_sentence = [(s, reader.predicates(s)) for s in sentences(source)]
+    by_sentence = [(s, reader.predicates(without_sources(s))) for s in sentences(source)]
     framing = {(p.lemma, p.positive) for p in reader.predicates(given)} if given else set()
     for clause in sentences(strip_reply(answer)):
-        for p in reader.predicates(clause):
+        for p in reader.predicates(without_sources(clause)):
             if p.modifier and (p.lemma, p.positive) in framing:
                 continue
             found = [(s, q) for s, preds in by_sentence for q in preds if q.lemma == p.lemma]

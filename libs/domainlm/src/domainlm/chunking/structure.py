@@ -98,7 +98,11 @@ def heading_title(line: str, level: Level) -> str:
     m = pattern.match(line)
     text = re.sub(r"\s+", " ", m.group(1) if m else line.strip()[:60]).strip()
     if level == Level.ARTICLE:  # one spelling per article: 제 3 조 (…) and 제3조(…) are the same place
-        text = re.sub(r"^제\s*(\d+)\s*조(?:\s*의\s*(\d+))?\s*", lambda n: f"제{n[1]}조" + (f"의{n[2]}" if n[2] else ""), text)
+        text = re.sub(
+            r"^제\s*(\d+)\s*조(?:\s*의\s*(\d+))?\s*",
+            lambda n: f"제{n[1]}조" + (f"의{n[2]}" if n[2] else ""),
+            text,
+        )
     return text
 
 
