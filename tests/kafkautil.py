@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import time
 from collections.abc import Iterable
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
+
+from corpus import ROOT
+from domainlm.dedup import MinhashConfig, NearDuplicateIndex
+from domainlm.records import Page, Provenance, ReviewState, Sample, SampleKind
+
+BIN = ROOT / ".venv" / "bin"
 
 
 def drain(bootstrap: str, topic: str, idle_ms: int = 4000) -> list[ConsumerRecord]:
@@ -34,3 +44,52 @@ def produce(bootstrap: str, topic: str, messages: Iterable[tuple[str, bytes]]) -
         producer.send(topic, key=key.encode(), value=value)
     producer.flush()
     producer.close()
+
+
+def clusters_of_samples(pages: list[Page]) -> list[list[Sample]]:
+    """Distinct clause sentences, each with two edited copies: one cluster per sentence."""
+    sentences = {
+        s.strip() for p in pages for s in re.split(r"(?<=[다요])\.\s", p.text) if 40 <= len(s.strip()) <= 300
+    }
+    bases = sorted(sentences)
+    # Keep only sentences that are not near-duplicates of one another, so the clusters are known.
+    distinct = NearDuplicateIndex(MinhashConfig()).add_batch(bases, bases)
+    bases = [b for b, m in zip(bases, distinct, strict=True) if m is None][:60]
+    prov = Provenance(doc_id="d", source="s.pdf", pages=[1], section="제1조", chunk_id="c")
+
+    def sample(text: str) -> Sample:
+        q = "다음 조항의 내용은?"
+        return Sample(id=Sample.make_id("c", "qa", q, text), kind=SampleKind.QA, instruction=q, output=text,
+                      provenance=prov, review=ReviewState.APPROVED)  # fmt: skip
+
+    return [
+        [sample(b), sample(b + " 이 경우에도 같습니다."), sample(b.replace(" ", "  ", 1) + ".")]
+        for b in bases
+    ]
+
+
+def start(command: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([str(BIN / command)], env={**os.environ, **env},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+
+
+def first_output(bootstrap: str, topics: list[str], timeout: float) -> bool:
+    watcher = KafkaConsumer(*topics, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                            isolation_level="read_committed")  # fmt: skip
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if watcher.poll(timeout_ms=100):
+                return True
+        return False
+    finally:
+        watcher.close()
+
+
+def wait_for(condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.5)
+    return False

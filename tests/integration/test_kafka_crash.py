@@ -5,80 +5,23 @@ record exactly once (Kafka transactions) and dedup's Redis index stays consisten
 from __future__ import annotations
 
 import json
-import os
-import re
 import signal
-import subprocess
-import time
 import uuid
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer
-from kafkautil import drain, keys, produce
+from kafkautil import clusters_of_samples, drain, first_output, keys, produce, start, wait_for
 
-from corpus import ROOT
 from domainlm.childproc import free_port
 from domainlm.chunking import StructureChunker
-from domainlm.dedup import MinhashConfig, NearDuplicateIndex
 from domainlm.funnel import Funnel
-from domainlm.records import Page, Provenance, ReviewState, Sample, SampleKind
+from domainlm.records import Page
 from domainlm.teacher import TeacherSettings
 from domainlm_chassis.broker import KafkaBroker
 from domainlm_chassis.stores import RedisServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-BIN = ROOT / ".venv" / "bin"
-
-
-def clusters_of_samples(pages: list[Page]) -> list[list[Sample]]:
-    """Distinct clause sentences, each with two edited copies: one cluster per sentence."""
-    sentences = {
-        s.strip() for p in pages for s in re.split(r"(?<=[다요])\.\s", p.text) if 40 <= len(s.strip()) <= 300
-    }
-    bases = sorted(sentences)
-    # Keep only sentences that are not near-duplicates of one another, so the clusters are known.
-    distinct = NearDuplicateIndex(MinhashConfig()).add_batch(bases, bases)
-    bases = [b for b, m in zip(bases, distinct, strict=True) if m is None][:60]
-    prov = Provenance(doc_id="d", source="s.pdf", pages=[1], section="제1조", chunk_id="c")
-
-    def sample(text: str) -> Sample:
-        q = "다음 조항의 내용은?"
-        return Sample(id=Sample.make_id("c", "qa", q, text), kind=SampleKind.QA, instruction=q, output=text,
-                      provenance=prov, review=ReviewState.APPROVED)  # fmt: skip
-
-    return [
-        [sample(b), sample(b + " 이 경우에도 같습니다."), sample(b.replace(" ", "  ", 1) + ".")]
-        for b in bases
-    ]
-
-
-def start(command: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([str(BIN / command)], env={**os.environ, **env},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-
-
-def first_output(bootstrap: str, topics: list[str], timeout: float) -> bool:
-    watcher = KafkaConsumer(*topics, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                            isolation_level="read_committed")  # fmt: skip
-    try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if watcher.poll(timeout_ms=100):
-                return True
-        return False
-    finally:
-        watcher.close()
-
-
-def wait_for(condition, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.5)
-    return False
 
 
 def test_sigkill_generator_and_dedup_mid_stream(

@@ -29,6 +29,12 @@ class WorkerSettings(BaseSettings):
     out_topic: str = Field(description="the topic produced to, keyed by record id")
     group: str = Field(description="consumer group: replicas split the partitions")
     max_poll_records: int = Field(16, ge=1, description="messages per batch; offsets are committed per batch")
+    dependency_wait_s: float = Field(
+        120.0,
+        gt=0,
+        description="how long a batch waits for a dependency that is away (Redis, the database, the "
+        "teacher) before the worker stops to be restarted; its messages are never dead-lettered for it",
+    )
     metrics_port: int = Field(9100, ge=0, description="Prometheus /metrics port; 0 turns it off")
     grpc_port: int = Field(50051, ge=0, description="gRPC port (the stage's RPCs and health); 0 turns it off")
     exactly_once: bool = Field(
@@ -66,7 +72,7 @@ class WorkerSettings(BaseSettings):
         return StageWorker(
             stage, self.bootstrap, self.in_topic, self.out_topic, handler, group=self.group,
             max_poll_records=self.max_poll_records, batch_handler=batch_handler,
-            exactly_once=self.exactly_once, connection=self.kafka,
+            exactly_once=self.exactly_once, connection=self.kafka, dependency_wait_s=self.dependency_wait_s,
         )  # fmt: skip
 
 

@@ -46,6 +46,11 @@ class PoisonMessage(Exception):
         self.reason, self.detail = reason, detail
 
 
+class DependencyUnavailable(Exception):
+    """What the stage needs is away (Redis, the database, the teacher): the message is sound and waits
+    for it; it is never dead-lettered for this."""
+
+
 @dataclass
 class Output:
     key: str
@@ -129,6 +134,7 @@ class StageWorker:
         group: str | None = None,
         max_retries: int = 3,
         backoff_s: float = 0.5,
+        dependency_wait_s: float = 120.0,
         max_poll_records: int = 16,
         metrics: WorkerMetrics | None = None,
         batch_handler: BatchHandler | None = None,
@@ -144,6 +150,7 @@ class StageWorker:
         self.batch_handler: BatchHandler = batch_handler or per_record(handler)  # type: ignore[arg-type]
         self.group = group or f"domainlm-{stage}"
         self.max_retries, self.backoff_s, self.max_poll_records = max_retries, backoff_s, max_poll_records
+        self.dependency_wait_s = dependency_wait_s
         self.metrics = metrics or WorkerMetrics()
         self.exactly_once = exactly_once
         self.client_config = (connection or KafkaConnection()).client_config()
@@ -219,28 +226,37 @@ class StageWorker:
             raise
 
     def _process(self, records: list[ConsumerRecord], producer: KafkaProducer) -> None:
-        """Runs the handler over a polled batch; failures that may pass are retried with backoff."""
+        """Runs the handler over a polled batch. Failures that may pass are retried with backoff, then
+        dead-lettered; records whose dependency is away (DependencyUnavailable) wait for it, however
+        many tries that takes, up to `dependency_wait_s`: a healthy message is never dead-lettered for
+        a restarting database. Past that the batch is aborted and the process stops (it is replayed)."""
         self.metrics.consumed.labels(self.stage).inc(len(records))
         correlation = {id(r): _header(r, "correlation-id") or uuid.uuid4().hex for r in records}
-        todo = records
-        for attempt in range(self.max_retries + 1):
+        todo, attempt, waited, waits = records, 0, 0.0, 0
+        while True:
             started = time.perf_counter()
             results = self.batch_handler(todo)
             self.metrics.latency.labels(self.stage).observe(
                 (time.perf_counter() - started) / max(1, len(todo))
             )
-            retry = []
+            again: list[ConsumerRecord] = []
+            away: str | None = None
+            failed = False
             for record, result in zip(todo, results, strict=True):
                 cid = correlation[id(record)]
                 if isinstance(result, PoisonMessage):
                     self._dead_letter(record, producer, result.reason, result.detail, cid)
+                elif isinstance(result, DependencyUnavailable):
+                    again.append(record)
+                    away = str(result)
                 elif isinstance(result, Exception):
                     if attempt == self.max_retries:
                         self._dead_letter(
                             record, producer, f"handler-error:{type(result).__name__}", str(result), cid
                         )
                     else:
-                        retry.append(record)
+                        again.append(record)
+                        failed = True
                 else:
                     headers = [("correlation-id", cid.encode())]
                     for out in result:
@@ -251,11 +267,24 @@ class StageWorker:
                             headers=headers,
                         )
                         self.metrics.produced.labels(self.stage).inc()
-            if not retry:
+            if not again:
                 return
-            log.warning("%s: retrying %d message(s), attempt %d", self.stage, len(retry), attempt + 1)
-            time.sleep(self.backoff_s * 2**attempt)
-            todo = retry
+            if failed:
+                pause = self.backoff_s * 2**attempt
+                attempt += 1
+            else:
+                if waited >= self.dependency_wait_s:
+                    raise DependencyUnavailable(
+                        f"{self.stage}: still unavailable after {waited:.0f}s: {away}"
+                    )
+                pause = min(self.backoff_s * 2**waits, 10.0)
+                waits += 1
+                waited += pause
+            log.warning("%s: retrying %d message(s) in %.1fs: %s", self.stage, len(again), pause,
+                        away or "handler error")  # fmt: skip
+            if self.stopping.wait(pause):
+                raise DependencyUnavailable(f"{self.stage}: stopping while waiting: {away}")
+            todo = again
 
     def _dead_letter(
         self, record: ConsumerRecord, producer: KafkaProducer, reason: str, detail: str, correlation: str

@@ -7,10 +7,11 @@ reason to a rejections directory, and prints the stage's survival counts.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import shlex
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, cast
 
@@ -469,8 +470,8 @@ def run(
     from domainlm.evolution import EvolveSettings
     from domainlm.preference import PairSettings
     from domainlm.review import ReviewPolicy, ReviewSettings
-    from domainlm.runner import PipelineRun, RunSettings
-    from domainlm.teacher import TeacherSettings, TeacherUnavailable
+    from domainlm.runner import RunSettings
+    from domainlm.teacher import TeacherSettings
     from domainlm.trainloop import LoopSettings as LoopOptions
 
     if bool(teacher_url) != bool(teacher_model):
@@ -495,6 +496,35 @@ def run(
         judge=JudgeSettings(enabled=judge, base_url=judge_url, model=judge_model),
     )
     again = shlex.join(["domainlm", "run", *sys.argv[2:]])
+    with _no_space_is_an_error(again):
+        _run_and_train(input, output, settings, again, no_train, until, serve, LoopOptions(
+            base_model=base_model, base_candidates=[c for c in base_candidates.split(",") if c.strip()],
+            eval_set=eval_set, name=name, serve=(until == "serve" and not no_train),
+        ))  # fmt: skip
+
+
+@contextlib.contextmanager
+def _no_space_is_an_error(again: str) -> Iterator[None]:
+    """A full disk ends the run with a clear message: every file is written whole or not at all, so what
+    was finished before is intact and the same command resumes once there is space."""
+    try:
+        yield
+    except OSError as e:
+        if e.errno != errno.ENOSPC:
+            raise
+        typer.echo(f"error: no space left on device writing {e.filename or 'a file'}; files written before "
+                   f"are intact: free space and `{again}` resumes", err=True)  # fmt: skip
+        raise typer.Exit(1) from e
+
+
+def _run_and_train(
+    input: list[Path], output: Path, settings: Any, again: str, no_train: bool, until: str, serve: bool,
+    loop: Any,
+) -> None:  # fmt: skip
+    """The data half, its exit codes, then the training half and the summary."""
+    from domainlm.runner import PipelineRun
+    from domainlm.teacher import TeacherUnavailable
+
     try:
         result = PipelineRun(input, output, settings).run()
     except TeacherUnavailable as e:
@@ -516,11 +546,7 @@ def run(
         raise typer.Exit(EXIT_BAD_INPUT)
     from domainlm.wholeloop import finish_run
 
-    last = "export" if no_train else until
-    finish_run(result, last, LoopOptions(
-        base_model=base_model, base_candidates=[c for c in base_candidates.split(",") if c.strip()],
-        eval_set=eval_set, name=name, serve=last == "serve",
-    ), keep_serving=serve)  # fmt: skip
+    finish_run(result, "export" if no_train else until, loop, keep_serving=serve)
 
 
 @app.command("tiny-model")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import IO, Any
 
+from domainlm.files import write_json_atomic
 from domainlm.records import Rejection
 
 
@@ -71,4 +71,4 @@ class Funnel:
         self._files.clear()
 
     def dump(self, path: Path) -> None:
-        path.write_text(json.dumps(self.summary(), ensure_ascii=False, indent=2), encoding="utf-8")
+        write_json_atomic(path, self.summary())

@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from domainlm.files import atomic_open
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -29,15 +31,12 @@ def read_models(path: Path, model: type[M]) -> Iterator[M]:
 
 def write_rows(path: Path, rows: Iterable[dict[str, Any] | BaseModel]) -> int:
     """Writes atomically (temp file then rename), so an interrupted run never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
     n = 0
-    with tmp.open("w", encoding="utf-8") as f:
+    with atomic_open(path) as f:
         for row in rows:
             line = (
                 row.model_dump_json() if isinstance(row, BaseModel) else json.dumps(row, ensure_ascii=False)
             )
             f.write(line + "\n")
             n += 1
-    tmp.replace(path)
     return n

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from domainlm.files import write_text_atomic
+
 UNITS = {"extract": "documents", "chunk": "documents → chunks", "generate": "chunks → items"}
 
 
@@ -60,5 +62,5 @@ def write_report(summary: dict[str, dict[str, Any]], out_dir: Path, extra: dict[
         ]
     lines += ["## Outputs", "", "```json", json.dumps(extra, ensure_ascii=False, indent=2), "```", ""]
     path = out_dir / "report.md"
-    path.write_text("\n".join(lines), encoding="utf-8")
+    write_text_atomic(path, "\n".join(lines))
     return path

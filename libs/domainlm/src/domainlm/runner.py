@@ -19,8 +19,10 @@ Output directory:
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -39,7 +41,7 @@ from domainlm.funnel import Funnel
 from domainlm.generation import GenerateSettings, SampleGenerator
 from domainlm.generation.coverage import coverage
 from domainlm.generation.structure import StructureItems
-from domainlm.jsonl import read_models, write_rows
+from domainlm.jsonl import write_rows
 from domainlm.ledger import Ledger
 from domainlm.preference import PairBuilder, PairSettings
 from domainlm.records import Chunk, Page, Sample
@@ -108,6 +110,18 @@ def find_pdfs(paths: Iterable[Path]) -> list[Path]:
         else:
             found.append(p)  # named explicitly: extract decides whether it is a PDF and says why not
     return found
+
+
+def _intact_pages(path: Path) -> list[Page]:
+    """The pages a file holds, leaving out a line an interrupted write tore."""
+    if not path.exists():
+        return []
+    pages = []
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            with contextlib.suppress(ValueError):  # JSON and validation errors alike
+                pages.append(Page.model_validate_json(line))
+    return pages
 
 
 def _doc_id(path: Path) -> str | None:
@@ -186,28 +200,38 @@ class PipelineRun:
         ids = {s: d for s in sources if (d := _doc_id(Path(s)))}
         path = self.out / "pages.jsonl"
         wanted = set(ids.values())
-        kept = [p for p in read_models(path, Page) if p.doc_id in wanted] if path.exists() else []
-        done = {p.doc_id for p in kept}
+        # A document counts as extracted once the extract ledger records it with all its pages; pages of
+        # one that an interrupted run was still writing (a torn line, a missing page) are redone.
+        ledger = self._ledger("extract")
+        kept = [p for p in _intact_pages(path) if p.doc_id in wanted and p.doc_id in ledger]
+        have = Counter(p.doc_id for p in kept)
+        done = {d for d, n in have.items() if (ledger.get(d) or {}).get("pages") == n}
+        kept = [p for p in kept if p.doc_id in done]
         if done:
             self.funnel.saw("extract", len(done))
             self.funnel.passed_on("extract", len(done))
             self._log(f"extract: {len(done)} document(s) already extracted, skipped")
         extractor = PdfExtractor(self.settings.extract)
-        # Pages are committed one whole document at a time, so an interrupted document is redone.
-        with path.open("w", encoding="utf-8") as f:
-            for page in kept:
-                f.write(page.model_dump_json() + "\n")
+        write_rows(path, kept)  # what is kept, whole, before new documents are appended
+        with path.open("a", encoding="utf-8") as f:
+
+            def commit(pages: list[Page]) -> None:
+                f.writelines(p.model_dump_json() + "\n" for p in pages)
+                f.flush()
+                os.fsync(f.fileno())
+                ledger.put(pages[0].doc_id, {"pages": len(pages)})
+
             pending: list[Page] = []
             for page in extractor.run(
                 sources, self.funnel, progress=self.progress, skip_doc_ids=done, doc_ids=ids
             ):
                 if pending and pending[-1].doc_id != page.doc_id:
-                    f.writelines(p.model_dump_json() + "\n" for p in pending)
-                    f.flush()
+                    commit(pending)
                     pending = []
                 pending.append(page)
                 kept.append(page)
-            f.writelines(p.model_dump_json() + "\n" for p in pending)
+            if pending:
+                commit(pending)
         return kept
 
     def chunk(self, pages: list[Page]) -> list[Chunk]:

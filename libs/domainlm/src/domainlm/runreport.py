@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import resource
 from pathlib import Path
 from typing import Any
 
+from domainlm.files import write_json_atomic, write_text_atomic
 from domainlm.records import Sample
 
 SUMMARY_VERSION = 1
@@ -185,7 +185,7 @@ def write_html(out: Path, summary: dict[str, Any], samples: list[Sample]) -> Pat
     parts.append(f"<p>Peak memory: {mem['process']:.0f} MiB in the run's process, {mem['vllm_server']:.0f} MiB "
                  "in the vLLM server it started.</p></body></html>")  # fmt: skip
     path = out / "report.html"
-    path.write_text("\n".join(parts), encoding="utf-8")
+    write_text_atomic(path, "\n".join(parts))
     return path
 
 
@@ -228,12 +228,8 @@ def write_all(out: Path, run: Any, training: dict[str, Any] | None, samples: lis
     for method in ("sft", "dpo"):
         points = summary["training"].get(method, {}).get("loss") or []
         loss_chart(points, f"{method.upper()} training loss", out / f"{method}-loss.png")
-    (out / "summary.json").write_text(
-        json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    write_json_atomic(out / "summary.json", summary)
     write_html(out, summary, samples)
     md = out / "report.md"
-    md.write_text(
-        md.read_text(encoding="utf-8") + "\n".join(markdown_sections(summary)) + "\n", encoding="utf-8"
-    )
+    write_text_atomic(md, md.read_text(encoding="utf-8") + "\n".join(markdown_sections(summary)) + "\n")
     return summary

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from domainlm.files import write_json_atomic
 from domainlm.jsonl import read_rows, write_rows
 
 Log = Callable[[str], None]
@@ -55,10 +56,7 @@ def _json(path: Path) -> Any:
 
 
 def _save(path: Path, data: Any) -> Any:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_json_atomic(path, data)
     return data
 
 

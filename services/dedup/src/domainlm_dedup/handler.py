@@ -7,7 +7,14 @@ from redis.exceptions import RedisError
 
 from domainlm.dedup import sample_text
 from domainlm.records import Rejection, Sample
-from domainlm_chassis.worker import BatchHandler, Output, PoisonMessage, outputs_of, parse_records
+from domainlm_chassis.worker import (
+    BatchHandler,
+    DependencyUnavailable,
+    Output,
+    PoisonMessage,
+    outputs_of,
+    parse_records,
+)
 from domainlm_dedup.servicer import DedupIndex
 
 
@@ -18,8 +25,8 @@ def sample_batch_handler(index: DedupIndex, rejections_topic: str) -> BatchHandl
         ids = [s.id for s in samples]
         try:
             matches = dict(zip(ids, index.add_batch(ids, [sample_text(s) for s in samples]), strict=True))
-        except RedisError as e:  # Redis away or busy (a LockError too): retried, then dead-lettered
-            return [RuntimeError(f"index-unavailable: {e}")] * len(records)
+        except RedisError as e:  # Redis away or busy (a LockError too): the batch waits for it
+            return [DependencyUnavailable(f"index-unavailable: {e}")] * len(records)
         out: list[list[Output] | Exception] = []
         for item in parsed:
             if isinstance(item, PoisonMessage):

@@ -11,7 +11,14 @@ from kafka.consumer.fetcher import ConsumerRecord
 from domainlm.evolution import InstructionEvolver
 from domainlm.records import Rejection, Sample
 from domainlm_chassis.chunkfeed import ChunkFeed
-from domainlm_chassis.worker import BatchHandler, Output, PoisonMessage, outputs_of, parse_records
+from domainlm_chassis.worker import (
+    BatchHandler,
+    DependencyUnavailable,
+    Output,
+    PoisonMessage,
+    outputs_of,
+    parse_records,
+)
 
 
 def sample_batch_handler(
@@ -34,7 +41,7 @@ def sample_batch_handler(
                     RuntimeError(f"source-chunk-missing: {item.provenance.chunk_id} not on the chunks topic")
                 )
             elif (result := results[item.id]).transient:
-                out.append(RuntimeError(f"teacher-unavailable: {result.rejections[0]}"))
+                out.append(DependencyUnavailable(f"teacher-unavailable: {result.rejections[0]}"))
             else:
                 rejected = Rejection.many(evolver.name, result.rejections)
                 outputs = outputs_of(result.samples, rejected, rejections_topic)

@@ -6,7 +6,14 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from domainlm.generation import SampleGenerator
 from domainlm.records import Chunk, Rejection
-from domainlm_chassis.worker import BatchHandler, Output, PoisonMessage, outputs_of, parse_records
+from domainlm_chassis.worker import (
+    BatchHandler,
+    DependencyUnavailable,
+    Output,
+    PoisonMessage,
+    outputs_of,
+    parse_records,
+)
 
 
 def chunk_batch_handler(generator: SampleGenerator, rejections_topic: str) -> BatchHandler:
@@ -20,9 +27,9 @@ def chunk_batch_handler(generator: SampleGenerator, rejections_topic: str) -> Ba
                 out.append(item)
                 continue
             result = results[item.id]
-            if result.transient:  # the teacher is down or overloaded: retried, then the DLQ
+            if result.transient:  # the teacher is down or overloaded: the message waits for it
                 reason, _, detail = result.rejections[0]
-                out.append(RuntimeError(f"{reason}: {detail}"))
+                out.append(DependencyUnavailable(f"{reason}: {detail}"))
                 continue
             outputs = outputs_of(
                 result.samples, Rejection.many(generator.name, result.rejections), rejections_topic

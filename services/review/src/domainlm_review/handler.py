@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from kafka.consumer.fetcher import ConsumerRecord
 from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
 
 from domainlm.records import Rejection, ReviewState, Sample
 from domainlm.review import ReviewGate
-from domainlm_chassis.worker import Handler, Output, PoisonMessage, outputs_of
+from domainlm_chassis.worker import DependencyUnavailable, Handler, Output, PoisonMessage, outputs_of
 
 
 def sample_handler(gate: ReviewGate, rejections_topic: str) -> Handler:
@@ -16,7 +17,11 @@ def sample_handler(gate: ReviewGate, rejections_topic: str) -> Handler:
             sample = Sample.model_validate_json(record.value)
         except ValidationError as e:
             raise PoisonMessage("invalid-sample", str(e)[:1000]) from e
-        return decision_outputs(gate.admit(sample), rejections_topic)
+        try:
+            admitted = gate.admit(sample)
+        except OperationalError as e:  # the database is away (restarting): the message waits for it
+            raise DependencyUnavailable(f"review-store-unavailable: {str(e).splitlines()[0]}") from e
+        return decision_outputs(admitted, rejections_topic)
 
     return handle
 

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from domainlm.files import write_json_atomic
 from domainlm.jsonl import read_rows
 
 EVAL_FILE = "eval.json"
@@ -279,10 +280,7 @@ class EvalReport:
     def save(self, path: Path) -> Path:
         if path.is_dir():
             path = path / EVAL_FILE
-        tmp = path.with_name(path.name + ".partial")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        tmp.replace(path)
-        return path
+        return write_json_atomic(path, self.to_dict())
 
 
 def aggregate(items: Sequence[ItemScore]) -> dict[str, float]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
 import re
 import shutil
 import time
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from domainlm.childproc import stop_pid_group
+from domainlm.files import write_json_atomic
 from domainlm.training.evaluate import (
     DEFAULT_METRIC,
     EVAL_FILE,
@@ -60,20 +60,6 @@ class PublishRefused(RuntimeError):
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        f.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 class Registry:
@@ -177,7 +163,7 @@ class Registry:
             "previous": previous["version"] if previous else None,
             "withdrawn": sorted(withdrawn, key=lambda v: int(v[1:])),
         }
-        _write_json_atomic(self.dir / CURRENT, pointer)
+        write_json_atomic(self.dir / CURRENT, pointer)
         event = {"at": pointer["updated_at"], "action": action, "from": pointer["previous"], "to": version}
         with (self.dir / HISTORY).open("a", encoding="utf-8") as f:
             f.write(json.dumps({**event, **info}, ensure_ascii=False) + "\n")
@@ -407,7 +393,7 @@ def serve_current(
         server.stop()
         raise RuntimeError(f"vLLM on port {port} does not serve {name!r}")
     if pidfile is not None:
-        _write_json_atomic(
+        write_json_atomic(
             pidfile,
             {"pid": server.pid, "port": port, "name": name, "version": path.name,
              "model": str(path), "log": str(server.log_path)},

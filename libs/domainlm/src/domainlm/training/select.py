@@ -6,13 +6,13 @@ Candidates are model directories (or names transformers can load offline); which
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from domainlm.files import write_json_atomic
 from domainlm.training.evaluate import DEFAULT_METRIC, EvalReport, evaluate_model, load_eval
 
 CANDIDATES_ENV = "DOMAINLM_BASE_CANDIDATES"
@@ -104,8 +104,4 @@ def select_base(
 
 
 def save_selection(selection: Selection, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(json.dumps(selection.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_json_atomic(path, selection.to_dict())
