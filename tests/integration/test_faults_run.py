@@ -143,9 +143,8 @@ def test_killed_while_training_the_run_resumes_and_publishes(
 
 
 def test_a_full_disk_during_export_is_a_clear_error_and_the_rerun_completes(
-    inbox: Path, reference: tuple[Path, float], tmp_path: Path
+    inbox: Path, tmp_path: Path
 ) -> None:
-    ref, _ = reference
     disk = tmp_path / "disk"
     disk.mkdir()
     mounted = subprocess.run(
@@ -176,7 +175,12 @@ def test_a_full_disk_during_export_is_a_clear_error_and_the_rerun_completes(
         filler.unlink()
         finish(inbox, out, "--until", "export")
         assert not torn_lines(out)
+        # The same two runs without the fault (the first run's items are kept first by dedup, so the
+        # comparison is with the same sequence, not with one run over everything).
+        same = tmp_path / "same"
+        finish(inbox / SAMPLE_POLICY.name, same, "--until", "export")
+        finish(inbox, same, "--until", "export")
         for name in EXPORTS:
-            assert (out / name).read_bytes() == (ref / name).read_bytes()
+            assert (out / name).read_bytes() == (same / name).read_bytes()
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
