@@ -23,10 +23,14 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 AWAY_S = 8.0  # longer than a failing handler's retries (0.5 + 1 + 2 s) before the DLQ
 
 
-def restart_when_flowing(server: RedisServer | PostgresServer, bootstrap: str, topic: str) -> None:
-    """Stops the server once the service's first output is committed, and starts it again AWAY_S later."""
-    assert first_output(bootstrap, [topic], 120), "no output before the restart"
+def restart_when_flowing(
+    server: RedisServer | PostgresServer, bootstrap: str, run: str, out: str, topic: str, rest: list[Sample]
+) -> None:
+    """Stops the server once the service's first output is committed, sends the `rest` of the records
+    while it is away (so the service meets the outage mid-stream), and starts it again AWAY_S later."""
+    assert first_output(bootstrap, [f"{out}-{run}", f"rejections-{run}"], 120), "no output before the restart"
     server.stop()
+    produce(bootstrap, topic, [(s.id, s.model_dump_json().encode()) for s in rest])
     time.sleep(AWAY_S)
     server.start()
 
@@ -45,7 +49,7 @@ def test_redis_restarted_under_dedup(broker: KafkaBroker, sample_pages: list[Pag
     run, b = uuid.uuid4().hex[:8], broker.bootstrap
     clusters = clusters_of_samples(sample_pages)
     everything = [s for cluster in clusters for s in cluster]
-    produce(b, f"verified-{run}", [(s.id, s.model_dump_json().encode()) for s in everything])
+    produce(b, f"verified-{run}", [(s.id, s.model_dump_json().encode()) for s in everything[:12]])
     redis = RedisServer(tmp_path / "redis").start()
     env = {f"DOMAINLM_DEDUP_{k}": v for k, v in {
         "BOOTSTRAP": b, "IN_TOPIC": f"verified-{run}", "OUT_TOPIC": f"unique-{run}", "GROUP": f"dedup-{run}",
@@ -54,7 +58,7 @@ def test_redis_restarted_under_dedup(broker: KafkaBroker, sample_pages: list[Pag
     }.items()}  # fmt: skip
     service = start("domainlm-dedup", env)
     try:
-        restart_when_flowing(redis, b, f"unique-{run}")
+        restart_when_flowing(redis, b, run, "unique", f"verified-{run}", everything[12:])
         assert wait_for(lambda: out_count(b, run, "unique") >= len(everything), 180), "no recovery"
     finally:
         stop(service)
@@ -73,7 +77,7 @@ def test_postgres_restarted_under_review(
     run, b = uuid.uuid4().hex[:8], broker.bootstrap
     items = [s for cluster in clusters_of_samples(sample_pages) for s in cluster][:60]
     items = [s.model_copy(update={"review": ReviewState.PENDING}) for s in items]
-    produce(b, f"generated-{run}", [(s.id, s.model_dump_json().encode()) for s in items])
+    produce(b, f"generated-{run}", [(s.id, s.model_dump_json().encode()) for s in items[:12]])
     postgres = PostgresServer(tmp_path / "pg").start()
     env = {f"DOMAINLM_REVIEW_{k}": v for k, v in {
         "BOOTSTRAP": b, "IN_TOPIC": f"generated-{run}", "OUT_TOPIC": f"verified-{run}", "GROUP": f"review-{run}",
@@ -83,7 +87,7 @@ def test_postgres_restarted_under_review(
     }.items()}  # fmt: skip
     service = start("domainlm-review", env)
     try:
-        restart_when_flowing(postgres, b, f"verified-{run}")
+        restart_when_flowing(postgres, b, run, "verified", f"generated-{run}", items[12:])
         assert wait_for(lambda: out_count(b, run, "verified") >= len(items), 180), "no recovery"
     finally:
         stop(service)
