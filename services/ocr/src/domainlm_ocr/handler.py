@@ -10,9 +10,9 @@ from kafka.consumer.fetcher import ConsumerRecord
 from domainlm.chunking import StructureChunker
 from domainlm.extract import PdfExtractor
 from domainlm.funnel import Funnel
-from domainlm.ingest import DocumentRejected, parse_document_message
+from domainlm.ingest import DocumentRejected, StorageUnavailable, parse_document_message
 from domainlm.records import Chunk
-from domainlm_chassis.worker import Handler, Output, PoisonMessage
+from domainlm_chassis.worker import DependencyUnavailable, Handler, Output, PoisonMessage
 from domainlm_ocr.settings import OcrServiceSettings
 
 
@@ -41,9 +41,11 @@ def document_handler(settings: OcrServiceSettings) -> Handler:
     def handle(record: ConsumerRecord) -> list[Output]:
         try:
             message = parse_document_message(record.value)
-            data = message.pdf_bytes(settings.max_inline_bytes)
+            data = message.pdf_bytes(settings.max_inline_bytes, settings.s3)
         except DocumentRejected as e:
             raise PoisonMessage(e.reason, e.detail) from e
+        except StorageUnavailable as e:  # the store is away: the document waits for it
+            raise DependencyUnavailable(f"storage-unavailable: {e}") from e
         funnel = Funnel()
         chunks = pdf_chunks(data, message.source, extractor, chunker, funnel)
         if chunks is None:

@@ -7,6 +7,7 @@ from pydantic_settings import SettingsConfigDict
 
 from domainlm.chunking import ChunkSettings
 from domainlm.extract import ExtractSettings
+from domainlm.ingest import ObjectStorage
 from domainlm_chassis.service import WorkerSettings
 
 
@@ -20,5 +21,8 @@ class OcrServiceSettings(WorkerSettings):
     # PDFs is (a 300-page scan takes minutes; the generator should not wait for the next one).
     max_poll_records: int = 1
     max_inline_bytes: int = Field(16 * 1024 * 1024, description="largest PDF accepted inline (base64)")
+    s3: ObjectStorage = Field(
+        default_factory=ObjectStorage, description="where s3:// document references are read"
+    )
     extract: ExtractSettings = Field(default_factory=ExtractSettings)
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
