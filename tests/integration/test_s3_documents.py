@@ -11,8 +11,8 @@ import uuid
 from collections.abc import Iterator
 
 import boto3
-from botocore.config import Config
 import pytest
+from botocore.config import Config
 from kafka import KafkaProducer
 from kafkautil import drain
 
