@@ -1,7 +1,7 @@
 """Dependencies restarted under running services: Redis under dedup (the shared index is append-only, so
-it survives) and PostgreSQL under review. Each is away for longer than the worker's retries of a failing
-handler last; the services recover by themselves, nothing is dead-lettered, every record comes out
-exactly once, and no near-duplicate slips past the index."""
+it survives), PostgreSQL under review, and the Kafka broker itself under dedup. Each is away for longer
+than the worker's retries of a failing handler last; the services recover by themselves, nothing is
+dead-lettered, every record comes out exactly once, and no near-duplicate slips past the index."""
 
 from __future__ import annotations
 
@@ -97,3 +97,38 @@ def test_postgres_restarted_under_review(
     assert sorted(out) == sorted(s.id for s in items), "a record was lost"
     assert all(Sample.model_validate_json(r.value).is_verified for r in drain(b, f"verified-{run}", 1000))
     assert drain(b, f"generated-{run}.dlq", 1000) == []
+
+
+def test_the_broker_restarted_under_dedup(
+    redis_server: RedisServer, sample_pages: list[Page], tmp_path: Path
+) -> None:
+    # A broker of its own, so the session's stays up for the other tests.
+    broker = KafkaBroker(tmp_path / "kafka").start()
+    run, b = uuid.uuid4().hex[:8], broker.bootstrap
+    clusters = clusters_of_samples(sample_pages)
+    everything = [s for cluster in clusters for s in cluster]
+    produce(b, f"verified-{run}", [(s.id, s.model_dump_json().encode()) for s in everything[:12]])
+    env = {f"DOMAINLM_DEDUP_{k}": v for k, v in {
+        "BOOTSTRAP": b, "IN_TOPIC": f"verified-{run}", "OUT_TOPIC": f"unique-{run}", "GROUP": f"dedup-{run}",
+        "REJECTIONS_TOPIC": f"rejections-{run}", "MAX_POLL_RECORDS": "2", "REDIS_URL": redis_server.url,
+        "NAMESPACE": f"broker-{run}", "METRICS_PORT": str(free_port()), "GRPC_PORT": str(free_port()),
+    }.items()}  # fmt: skip
+    service = start("domainlm-dedup", env)
+    try:
+        assert first_output(b, [f"unique-{run}", f"rejections-{run}"], 120), "no output before the restart"
+        broker.stop()
+        time.sleep(AWAY_S)
+        broker.start()
+        produce(b, f"verified-{run}", [(s.id, s.model_dump_json().encode()) for s in everything[12:]])
+        assert wait_for(lambda: out_count(b, run, "unique") >= len(everything), 240), "no recovery"
+        stop(service)
+        kept, dropped = keys(b, f"unique-{run}"), keys(b, f"rejections-{run}")
+        assert not [k for k, n in Counter(kept + dropped).items() if n > 1], "a record came out twice"
+        assert sorted(kept + dropped) == sorted(s.id for s in everything), "a record was lost"
+        for cluster in clusters:
+            assert len({s.id for s in cluster} & set(kept)) == 1
+        assert drain(b, f"verified-{run}.dlq", 1000) == []
+    finally:
+        if service.poll() is None:
+            service.kill()
+        broker.stop()

@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import errors as kafka_errors
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from pydantic import BaseModel, ValidationError
@@ -44,6 +46,16 @@ class PoisonMessage(Exception):
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason, self.detail = reason, detail
+
+
+# Errors no reconnect mends: a newer replica took over (fenced), or the credentials are refused.
+_FATAL: tuple[type[Exception], ...] = tuple(
+    getattr(kafka_errors, name)
+    for name in ("ProducerFencedError", "InvalidProducerEpochError", "TransactionalIdAuthorizationFailedError",
+                 "GroupAuthorizationFailedError", "TopicAuthorizationFailedError", "SaslAuthenticationFailedError",
+                 "AuthenticationFailedError")
+    if hasattr(kafka_errors, name)
+)  # fmt: skip
 
 
 class DependencyUnavailable(Exception):
@@ -163,23 +175,51 @@ class StageWorker:
             signal.signal(sig, lambda *_: self.stopping.set())
 
     def run(self, idle_stop_s: float | None = None) -> int:
-        """Processes until stopped (or idle for `idle_stop_s`); returns messages handled."""
+        """Processes until stopped (or idle for `idle_stop_s`); returns messages handled.
+
+        A broker that goes away (restarts, a network cut) is waited for: the clients are closed and made
+        again, the open transaction is aborted (the same transactional id fences it at once), and the
+        batch is polled and processed again. Past `dependency_wait_s` of outage the worker gives up.
+        """
+        # A transactional id per process, kept across reconnects so a new producer fences the old one's
+        # open transaction at once; the group generation (not the id) fences a zombie replica.
+        tx_id = f"{self.group}-{uuid.uuid4().hex[:12]}" if self.exactly_once else None
+        handled = [0]
+        outage: float | None = None
+        pause = self.backoff_s
+        while True:
+            try:
+                self._consume(tx_id, idle_stop_s, handled)
+                return handled[0]
+            except KafkaError as e:
+                if isinstance(e, _FATAL) or self.stopping.is_set():
+                    raise
+                now = time.monotonic()
+                outage = outage if outage is not None else now
+                if now - outage > self.dependency_wait_s:
+                    raise
+                log.warning("%s: Kafka unavailable (%s: %s); reconnecting in %.1fs", self.stage,
+                            type(e).__name__, e, pause)  # fmt: skip
+                if self.stopping.wait(pause):
+                    return handled[0]
+                pause = min(pause * 2, 10.0)
+
+    def _consume(self, tx_id: str | None, idle_stop_s: float | None, handled: list[int]) -> None:
         consumer = KafkaConsumer(
             *self.in_topics, bootstrap_servers=self.bootstrap, group_id=self.group,
             enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=self.max_poll_records,
             isolation_level="read_committed", **self.client_config,
         )  # fmt: skip
-        # A transactional id per process: the group generation (not the id) fences a zombie replica.
-        tx_id = f"{self.group}-{uuid.uuid4().hex[:12]}" if self.exactly_once else None
-        producer = KafkaProducer(
-            bootstrap_servers=self.bootstrap, acks="all", linger_ms=5, retries=5, transactional_id=tx_id,
-            **self.client_config,
-        )  # fmt: skip
-        if tx_id:
-            producer.init_transactions()
-        handled, started = 0, time.monotonic()
-        idle_since = started
+        producer = None
         try:
+            producer = KafkaProducer(
+                bootstrap_servers=self.bootstrap, acks="all", linger_ms=5, retries=5, transactional_id=tx_id,
+                **self.client_config,
+            )  # fmt: skip
+            if tx_id:
+                producer.init_transactions()
+            started = time.monotonic()
+            idle_since = started
             while not self.stopping.is_set():
                 batch = consumer.poll(timeout_ms=500)
                 if not batch:
@@ -198,14 +238,16 @@ class StageWorker:
                     self._process(records, producer)
                     producer.flush()  # outputs are durable before the offsets move: at-least-once
                     consumer.commit(offsets)
-                handled += len(records)
+                handled[0] += len(records)
                 if time.monotonic() - self._lag_checked > _LAG_EVERY_S:  # a broker round trip: not per batch
                     self._update_lag(consumer, offsets)
                 idle_since = time.monotonic()
         finally:
-            producer.close()
-            consumer.close()
-        return handled
+            with contextlib.suppress(Exception):
+                if producer is not None:
+                    producer.close(timeout=5)
+            with contextlib.suppress(Exception):
+                consumer.close()
 
     def _transact(
         self,
