@@ -14,14 +14,8 @@ from domainlm_chassis.worker import DependencyUnavailable, Output, PoisonMessage
 
 class Record:
     def __init__(self, key: str) -> None:
-        self.key, self.value, self.topic, self.partition, self.offset, self.headers = (
-            key.encode(),
-            b"{}",
-            "in",
-            0,
-            0,
-            [],
-        )
+        self.key, self.value, self.topic, self.partition, self.offset = key.encode(), b"{}", "in", 0, 0
+        self.headers: list[tuple[str, bytes]] = []
 
 
 class Producer:
