@@ -93,3 +93,20 @@ def wait_for(condition, timeout: float) -> bool:
             return True
         time.sleep(0.5)
     return False
+
+
+def run_ocr_worker(settings: Any) -> int:
+    """The ocr service's worker on `settings` in a thread until idle; returns the messages it handled."""
+    import threading
+
+    from domainlm_chassis.worker import StageWorker
+    from domainlm_ocr.handler import document_handler
+
+    worker = StageWorker("ocr", settings.bootstrap, settings.in_topic, settings.out_topic,
+                         document_handler(settings), group=settings.group, backoff_s=0.1)  # fmt: skip
+    done: list[int] = []
+    thread = threading.Thread(target=lambda: done.append(worker.run(idle_stop_s=6)))
+    thread.start()
+    thread.join(timeout=300)
+    assert done, "worker did not finish"
+    return done[0]

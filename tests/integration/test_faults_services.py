@@ -35,6 +35,15 @@ def restart_when_flowing(
     server.start()
 
 
+def dedup_env(bootstrap: str, run: str, redis_url: str) -> dict[str, str]:
+    return {f"DOMAINLM_DEDUP_{k}": v for k, v in {
+        "BOOTSTRAP": bootstrap, "IN_TOPIC": f"verified-{run}", "OUT_TOPIC": f"unique-{run}",
+        "GROUP": f"dedup-{run}", "REJECTIONS_TOPIC": f"rejections-{run}", "MAX_POLL_RECORDS": "2",
+        "REDIS_URL": redis_url, "NAMESPACE": f"faults-{run}", "METRICS_PORT": str(free_port()),
+        "GRPC_PORT": str(free_port()),
+    }.items()}  # fmt: skip
+
+
 def out_count(bootstrap: str, run: str, out: str) -> int:
     """Records the service has sent on so far: outputs and rejections."""
     return len(keys(bootstrap, f"{out}-{run}", 800)) + len(keys(bootstrap, f"rejections-{run}", 800))
@@ -51,11 +60,7 @@ def test_redis_restarted_under_dedup(broker: KafkaBroker, sample_pages: list[Pag
     everything = [s for cluster in clusters for s in cluster]
     produce(b, f"verified-{run}", [(s.id, s.model_dump_json().encode()) for s in everything[:12]])
     redis = RedisServer(tmp_path / "redis").start()
-    env = {f"DOMAINLM_DEDUP_{k}": v for k, v in {
-        "BOOTSTRAP": b, "IN_TOPIC": f"verified-{run}", "OUT_TOPIC": f"unique-{run}", "GROUP": f"dedup-{run}",
-        "REJECTIONS_TOPIC": f"rejections-{run}", "MAX_POLL_RECORDS": "2", "REDIS_URL": redis.url,
-        "NAMESPACE": f"restart-{run}", "METRICS_PORT": str(free_port()), "GRPC_PORT": str(free_port()),
-    }.items()}  # fmt: skip
+    env = dedup_env(b, run, redis.url)
     service = start("domainlm-dedup", env)
     try:
         restart_when_flowing(redis, b, run, "unique", f"verified-{run}", everything[12:])
@@ -108,11 +113,7 @@ def test_the_broker_restarted_under_dedup(
     clusters = clusters_of_samples(sample_pages)
     everything = [s for cluster in clusters for s in cluster]
     produce(b, f"verified-{run}", [(s.id, s.model_dump_json().encode()) for s in everything[:12]])
-    env = {f"DOMAINLM_DEDUP_{k}": v for k, v in {
-        "BOOTSTRAP": b, "IN_TOPIC": f"verified-{run}", "OUT_TOPIC": f"unique-{run}", "GROUP": f"dedup-{run}",
-        "REJECTIONS_TOPIC": f"rejections-{run}", "MAX_POLL_RECORDS": "2", "REDIS_URL": redis_server.url,
-        "NAMESPACE": f"broker-{run}", "METRICS_PORT": str(free_port()), "GRPC_PORT": str(free_port()),
-    }.items()}  # fmt: skip
+    env = dedup_env(b, run, redis_server.url)
     service = start("domainlm-dedup", env)
     try:
         assert first_output(b, [f"unique-{run}", f"rejections-{run}"], 120), "no output before the restart"

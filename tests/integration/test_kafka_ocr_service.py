@@ -4,33 +4,19 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 
 import pytest
 from kafka import KafkaProducer
-from kafkautil import drain
+from kafkautil import drain, run_ocr_worker
 
 from corpus import SAMPLE_POLICY
 from domainlm.chunking import StructureChunker
 from domainlm.extract import PdfExtractor
 from domainlm.funnel import Funnel
 from domainlm_chassis.broker import KafkaBroker
-from domainlm_chassis.worker import StageWorker
-from domainlm_ocr.handler import document_handler
 from domainlm_ocr.settings import OcrServiceSettings
 
 pytestmark = pytest.mark.integration
-
-
-def run_worker(settings: OcrServiceSettings) -> int:
-    worker = StageWorker("ocr", settings.bootstrap, settings.in_topic, settings.out_topic,
-                         document_handler(settings), group=settings.group, backoff_s=0.1)  # fmt: skip
-    done: list[int] = []
-    thread = threading.Thread(target=lambda: done.append(worker.run(idle_stop_s=6)))
-    thread.start()
-    thread.join(timeout=300)
-    assert done, "worker did not finish"
-    return done[0]
 
 
 def test_documents_to_chunks_with_poison_in_the_dlq(broker: KafkaBroker) -> None:
@@ -58,7 +44,7 @@ def test_documents_to_chunks_with_poison_in_the_dlq(broker: KafkaBroker) -> None
     producer.flush()
     producer.close()
 
-    assert run_worker(settings) == len(messages)
+    assert run_ocr_worker(settings) == len(messages)
 
     chunks = [json.loads(r.value) for r in drain(broker.bootstrap, "chunks")]
     dlq = {r.key: dict(r.headers) for r in drain(broker.bootstrap, "documents.dlq")}
@@ -80,7 +66,7 @@ def test_documents_to_chunks_with_poison_in_the_dlq(broker: KafkaBroker) -> None
     assert len(chunks) == 2 * len(expected) and all(c["source"] == "약관/상해보험.pdf" for c in chunks)
 
     # Offsets were committed after the outputs: a restarted worker has nothing left to do.
-    assert run_worker(settings) == 0
+    assert run_ocr_worker(settings) == 0
 
 
 def test_submit_inline_and_by_reference(broker: KafkaBroker) -> None:
@@ -97,7 +83,7 @@ def test_submit_inline_and_by_reference(broker: KafkaBroker) -> None:
     settings = OcrServiceSettings(
         bootstrap=broker.bootstrap, in_topic="inbox", out_topic="inbox-chunks", group="g2"
     )
-    assert run_worker(settings) == 2
+    assert run_ocr_worker(settings) == 2
     chunks = [json.loads(r.value) for r in drain(broker.bootstrap, "inbox-chunks")]
     assert {c["source"] for c in chunks} == {str(SAMPLE_POLICY), str(scan)}
     assert any("상해입원일당" in c["text"] for c in chunks if c["source"] == str(scan))  # OCRed

@@ -6,7 +6,6 @@ Over Kafka, the ocr service turns a reference into chunks and dead-letters a mis
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from collections.abc import Iterator
 
@@ -14,15 +13,13 @@ import boto3
 import pytest
 from botocore.config import Config
 from kafka import KafkaProducer
-from kafkautil import drain
+from kafkautil import drain, run_ocr_worker
 
 from corpus import SAMPLE_POLICY
 from domainlm.childproc import free_port
 from domainlm.ingest import DocumentMessage, DocumentRejected, ObjectStorage, StorageUnavailable
 from domainlm_chassis.broker import KafkaBroker
 from domainlm_chassis.objectstore import S3ProxyServer
-from domainlm_chassis.worker import StageWorker
-from domainlm_ocr.handler import document_handler
 from domainlm_ocr.settings import OcrServiceSettings
 
 pytestmark = pytest.mark.integration
@@ -87,13 +84,7 @@ def test_the_ocr_service_reads_references_and_dead_letters_a_missing_object(
         producer.send(settings.in_topic, key=key.encode(), value=message(key).model_dump_json().encode())
     producer.flush()
     producer.close()
-    worker = StageWorker("ocr", settings.bootstrap, settings.in_topic, settings.out_topic,
-                         document_handler(settings), group=settings.group, backoff_s=0.1)  # fmt: skip
-    done: list[int] = []
-    thread = threading.Thread(target=lambda: done.append(worker.run(idle_stop_s=6)))
-    thread.start()
-    thread.join(timeout=300)
-    assert done == [2]
+    assert run_ocr_worker(settings) == 2
     chunks = [json.loads(r.value) for r in drain(broker.bootstrap, settings.out_topic)]
     assert chunks and {c["source"] for c in chunks} == {"2026/상해보험.pdf"}
     dlq = {r.key.decode(): dict(r.headers) for r in drain(broker.bootstrap, f"{settings.in_topic}.dlq")}

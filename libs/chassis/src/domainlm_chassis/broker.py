@@ -7,13 +7,12 @@ is formatted with Kafka's own StorageTool before the first start.
 from __future__ import annotations
 
 import base64
-import os
 import subprocess
 import uuid
 from pathlib import Path
 
 from domainlm.childproc import DataDirServer, free_port
-from domainlm.paths import project_root
+from domainlm_chassis.jars import jar_classpath
 
 _PROPERTIES = """\
 process.roles=broker,controller
@@ -41,12 +40,7 @@ def _cluster_id() -> str:
 
 
 def kafka_classpath() -> str:
-    libs = Path(os.environ.get("DOMAINLM_KAFKA_HOME", project_root() / ".kafka")) / "libs"
-    if not any(libs.glob("kafka_2.13-*.jar")):
-        raise RuntimeError(
-            f"no Kafka jars in {libs}: run scripts/setup-kafka.sh (the README's commands do it)"
-        )
-    return f"{libs}/*"
+    return jar_classpath("kafka", "DOMAINLM_KAFKA_HOME", "kafka_2.13-*.jar")
 
 
 class KafkaBroker(DataDirServer):

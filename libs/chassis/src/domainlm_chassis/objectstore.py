@@ -4,21 +4,11 @@ scripts/setup-s3proxy.sh."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 from domainlm.childproc import DataDirServer, accepts_connections
-from domainlm.paths import project_root
-
-
-def s3proxy_classpath() -> str:
-    libs = Path(os.environ.get("DOMAINLM_S3PROXY_HOME", project_root() / ".s3proxy")) / "libs"
-    if not any(libs.glob("s3proxy-*.jar")):
-        raise RuntimeError(
-            f"no s3proxy jars in {libs}: run scripts/setup-s3proxy.sh (the README's commands do it)"
-        )
-    return f"{libs}/*"
+from domainlm_chassis.jars import jar_classpath
 
 
 class S3ProxyServer(DataDirServer):
@@ -50,7 +40,15 @@ class S3ProxyServer(DataDirServer):
             f"jclouds.filesystem.basedir={self.data_dir / 'blobs'}\n"
         )
         self.spawn(
-            [java, "-cp", s3proxy_classpath(), "org.gaul.s3proxy.Main", "--properties", str(conf)], timeout
+            [
+                java,
+                "-cp",
+                jar_classpath("s3proxy", "DOMAINLM_S3PROXY_HOME", "s3proxy-*.jar"),
+                "org.gaul.s3proxy.Main",
+                "--properties",
+                str(conf),
+            ],
+            timeout,
         )
         return self
 
