@@ -184,3 +184,39 @@ def test_a_full_disk_during_export_is_a_clear_error_and_the_rerun_completes(
             assert (out / name).read_bytes() == (same / name).read_bytes()
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_a_full_disk_during_a_checkpoint_is_a_clear_error_and_the_rerun_publishes(
+    inbox: Path, tmp_path: Path
+) -> None:
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", str(disk)], capture_output=True, text=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.strip()}")
+    try:
+        out = disk / "run"
+        finish(inbox, out, "--until", "export")
+        before = {name: (out / name).read_bytes() for name in EXPORTS}
+        # Leave room for the base model, not for a training checkpoint (weights and optimiser state).
+        filler = disk / "filler"
+        free = shutil.disk_usage(disk).free
+        filler.write_bytes(b"\0" * max(0, free - 20 * (1 << 20)))
+        full = subprocess.run(
+            command(inbox, out, "--until", "publish"), capture_output=True, text=True, timeout=900
+        )
+        assert full.returncode == 1, full.stderr[-3000:]
+        last = full.stderr.strip().splitlines()[-1]
+        assert last.startswith("error: no space left on device") and "resumes" in last, last
+        assert (out / "train").exists() and not (out / "train" / "sft" / "train_summary.json").exists()
+        for name in EXPORTS:
+            assert (out / name).read_bytes() == before[name]
+        filler.unlink()
+        finish(inbox, out, "--until", "publish")
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["published"]["published"] and summary["published"]["version"] == "v0001"
+        assert not torn_lines(out)
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)

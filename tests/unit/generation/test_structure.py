@@ -127,3 +127,17 @@ def test_question_set_coverage_counts_cited_articles() -> None:
     ]
     got = question_set_coverage(questions, samples, "보통약관")
     assert got["articles_referenced"] == 3 and got["articles_with_items"] == 2 and got["missing"] == ["99"]
+
+
+def test_beside_an_llm_teacher_both_sources_write_items_each_marked_with_its_source() -> None:
+    from domainlm.fakes import ExtractiveTeacher
+
+    cs = chunks()
+    items = StructureItems()
+    items.prepare(cs)
+    samples = list(SampleGenerator(ExtractiveTeacher(), structure=items).run(cs, Funnel()))
+    by_source = {s.provenance.teacher_model: s for s in samples}
+    assert set(by_source) == {"structure", "fake-extractive"}
+    assert by_source["structure"].provenance.prompt_version == "structure-v1"
+    assert by_source["fake-extractive"].provenance.prompt_version.startswith("generate-v")
+    assert len({s.id for s in samples}) == len(samples)  # the two sources' items never share an id

@@ -509,12 +509,26 @@ def _no_space_is_an_error(again: str) -> Iterator[None]:
     was finished before is intact and the same command resumes once there is space."""
     try:
         yield
-    except OSError as e:
-        if e.errno != errno.ENOSPC:
+    except Exception as e:
+        if (full := _no_space(e)) is None:
             raise
-        typer.echo(f"error: no space left on device writing {e.filename or 'a file'}; files written before "
-                   f"are intact: free space and `{again}` resumes", err=True)  # fmt: skip
+        typer.echo(f"error: no space left on device writing {full}; files written before are intact: "
+                   f"free space and `{again}` resumes", err=True)  # fmt: skip
         raise typer.Exit(1) from e
+
+
+def _no_space(error: BaseException) -> str | None:
+    """What could not be written, when the error (or one it came from) is a full disk; else None.
+    Libraries report it their own way: an OSError, or torch's and safetensors' own errors with the
+    system's message inside."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
+            return str(seen.filename or "a file")
+        if "No space left on device" in str(seen) or "errno 28" in str(seen).lower():
+            return "a file"
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _run_and_train(
