@@ -22,7 +22,11 @@ CLI = str(ROOT / ".venv" / "bin" / "domainlm")
 
 def ledger_keys(out: Path) -> list[str]:
     path = out / "ledger" / "generate.jsonl"
-    return [json.loads(line)["key"] for line in path.read_text().splitlines()] if path.exists() else []
+    return (
+        [json.loads(line)["key"] for line in path.read_text(encoding="utf-8").split("\n") if line]
+        if path.exists()
+        else []
+    )
 
 
 def test_the_teacher_killed_mid_generate_and_restarted(tiny_model: Path, tmp_path: Path) -> None:
