@@ -10,6 +10,7 @@ import contextlib
 import errno
 import json
 import shlex
+import shutil
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -496,7 +497,7 @@ def run(
         judge=JudgeSettings(enabled=judge, base_url=judge_url, model=judge_model),
     )
     again = shlex.join(["domainlm", "run", *sys.argv[2:]])
-    with _no_space_is_an_error(again):
+    with _no_space_is_an_error(again, output):
         _run_and_train(input, output, settings, again, no_train, until, serve, LoopOptions(
             base_model=base_model, base_candidates=[c for c in base_candidates.split(",") if c.strip()],
             eval_set=eval_set, name=name, serve=(until == "serve" and not no_train),
@@ -504,30 +505,41 @@ def run(
 
 
 @contextlib.contextmanager
-def _no_space_is_an_error(again: str) -> Iterator[None]:
+def _no_space_is_an_error(again: str, output: Path) -> Iterator[None]:
     """A full disk ends the run with a clear message: every file is written whole or not at all, so what
     was finished before is intact and the same command resumes once there is space."""
     try:
         yield
+        return
     except Exception as e:
-        if (full := _no_space(e)) is None:
+        if (full := _no_space(e, output)) is None:
             raise
-        typer.echo(f"error: no space left on device writing {full}; files written before are intact: "
-                   f"free space and `{again}` resumes", err=True)  # fmt: skip
-        raise typer.Exit(1) from e
+    # The failed work's progress bars (a trainer's) would print once more when closed at exit: closed
+    # first, so the message is the last line.
+    from tqdm import tqdm
+
+    for bar in list(getattr(tqdm, "_instances", ())):
+        bar.close()
+    sys.stderr.flush()
+    typer.echo(f"error: no space left on device writing {full}; files written before are intact: "
+               f"free space and `{again}` resumes", err=True)  # fmt: skip
+    raise typer.Exit(1)
 
 
-def _no_space(error: BaseException) -> str | None:
-    """What could not be written, when the error (or one it came from) is a full disk; else None.
-    Libraries report it their own way: an OSError, or torch's and safetensors' own errors with the
-    system's message inside."""
+def _no_space(error: BaseException, output: Path) -> str | None:
+    """What could not be written, when the error came from a full disk; else None. Libraries report it
+    their own way (torch.save: "unexpected pos …"), so a failure while the output's disk is full counts
+    too."""
     seen: BaseException | None = error
     while seen is not None:
         if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
             return str(seen.filename or "a file")
-        if "No space left on device" in str(seen) or "errno 28" in str(seen).lower():
+        if "No space left on device" in str(seen):
             return "a file"
         seen = seen.__cause__ or seen.__context__
+    with contextlib.suppress(OSError):
+        if shutil.disk_usage(output if output.exists() else output.parent).free < 1 << 20:
+            return f"under {output}"
     return None
 
 
