@@ -37,6 +37,7 @@ from domainlm.evolution import EvolveSettings, InstructionEvolver
 from domainlm.export import export_datasets
 from domainlm.extract import DocumentError, ExtractSettings, PdfExtractor
 from domainlm.extract.documents import sha256_of
+from domainlm.failpoints import failpoint
 from domainlm.funnel import Funnel
 from domainlm.generation import GenerateSettings, SampleGenerator
 from domainlm.generation.coverage import coverage
@@ -220,6 +221,7 @@ class PipelineRun:
                 f.flush()
                 os.fsync(f.fileno())
                 ledger.put(pages[0].doc_id, {"pages": len(pages)})
+                failpoint("extract")
 
             pending: list[Page] = []
             for page in extractor.run(
@@ -259,9 +261,10 @@ class PipelineRun:
         generator = SampleGenerator(
             teacher, self.settings.generate, cache=ledger, judge=judge, structure=structure
         )
-        results = {
-            r.chunk_id: r for r in self._bar(generator.results(chunks), "generate", len(chunks), "chunk")
-        }
+        results = {}
+        for r in self._bar(generator.results(chunks), "generate", len(chunks), "chunk"):
+            results[r.chunk_id] = r
+            failpoint("generate")
         if generator.reused:
             self._log(f"generate: {generator.reused} chunk(s) done in an earlier run, skipped")
         samples: list[Sample] = []
@@ -273,6 +276,7 @@ class PipelineRun:
     def review(self, samples: list[Sample]) -> list[Sample]:
         store = self._stack.enter_context(contextlib.closing(ReviewStore(self.out / "review.sqlite")))
         verified = list(ReviewGate(store, self.settings.review).run(samples, self.funnel))
+        failpoint("review")
         counts = store.counts()
         if counts.get("pending"):
             self._log(
@@ -329,6 +333,7 @@ class PipelineRun:
         verified = self._timed("review", lambda: self.review(samples))
         index = NearDuplicateIndex(self.settings.dedup, self.out / "dedup-index")
         unique, first = self._timed("dedup", lambda: self.dedup(verified, "dedup", index))
+        failpoint("dedup")
         evolved = self._timed("evolve", lambda: self.evolve(unique, chunks))
         evolved_unique, second = self._timed("dedup", lambda: self.dedup(evolved, "dedup-evolved", index))
         index.save()
@@ -341,6 +346,7 @@ class PipelineRun:
         write_rows(self.out / "evolved.jsonl", evolved_unique)
         write_rows(self.out / "clusters.jsonl", [*first.cluster_rows(), *second.cluster_rows()])
         write_rows(self.out / "pairs.jsonl", pairs)
+        failpoint("export")
         exported = export_datasets(
             final,
             pairs,
