@@ -7,6 +7,7 @@ once there is space."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -14,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -70,6 +72,20 @@ def kill_at(cmd: list[str], delay: float | None = None, when: Path | None = None
     stage = next((ln.split(":")[0].strip() for ln in reversed(err.decode(errors="replace").replace("\r", "\n").splitlines())
                   if ln.strip() and ":" in ln), "?")  # fmt: skip
     return stage, children
+
+
+@contextlib.contextmanager
+def small_disk(path: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` mounted at `path` for the block; skips, saying why, where mounting is refused."""
+    path.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                             capture_output=True, text=True)  # fmt: skip
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
 
 
 def survivors(pids: list[int], timeout: float = 15.0) -> list[int]:
@@ -166,14 +182,7 @@ def test_killed_while_training_the_run_resumes_and_publishes(
 def test_a_full_disk_during_export_is_a_clear_error_and_the_rerun_completes(
     inbox: Path, tmp_path: Path
 ) -> None:
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(disk)], capture_output=True, text=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.strip()}")
-    try:
+    with small_disk(tmp_path / "disk", "48m") as disk:
         out = disk / "run"
         finish(inbox / SAMPLE_POLICY.name, out, "--until", "export")  # a first, smaller run fits
         before = {name: (out / name).read_bytes() for name in EXPORTS}
@@ -203,21 +212,12 @@ def test_a_full_disk_during_export_is_a_clear_error_and_the_rerun_completes(
         finish(inbox, same, "--until", "export")
         for name in EXPORTS:
             assert (out / name).read_bytes() == (same / name).read_bytes()
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
 def test_a_full_disk_during_a_checkpoint_is_a_clear_error_and_the_rerun_publishes(
     inbox: Path, tmp_path: Path
 ) -> None:
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", str(disk)], capture_output=True, text=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.strip()}")
-    try:
+    with small_disk(tmp_path / "disk", "256m") as disk:
         out = disk / "run"
         finish(inbox, out, "--until", "export")
         before = {name: (out / name).read_bytes() for name in EXPORTS}
@@ -239,5 +239,3 @@ def test_a_full_disk_during_a_checkpoint_is_a_clear_error_and_the_rerun_publishe
         summary = json.loads((out / "summary.json").read_text())
         assert summary["published"]["published"] and summary["published"]["version"] == "v0001"
         assert not torn_lines(out)
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
